@@ -1,0 +1,227 @@
+"""Colour-space conversions between sRGB and CIE Lab, for torch tensors and numpy arrays.
+
+One small function per conversion, in the style of ``kornia.color``. Everything follows the
+scikit-image convention: sRGB with the D65 white point and the 2-degree observer, so results agree
+with :func:`skimage.color.rgb2lab` and :func:`skimage.color.lab2rgb` to within 1e-3.
+
+Layouts
+-------
+- torch tensors are channel-first: ``(..., 3, H, W)``.
+- numpy arrays are channel-last, as in scikit-image and Pillow: ``(..., H, W, 3)``.
+
+Ranges
+------
+- RGB: float in [0, 1], or uint8 in [0, 255] (converted to float first).
+- L in [0, 100]; a and b in about [-128, 127] for colours that sRGB can show.
+
+Network normalisation
+---------------------
+Every model in :mod:`colorlab.models` takes raw L and returns raw ab; inside, they all use the one
+convention defined here (the ECCV16 one): ``normalize_l(L) = (L - 50) / 100`` and
+``normalize_ab(ab) = ab / 110``, with :func:`denormalize_l` and :func:`denormalize_ab` as inverses.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+__all__ = [
+    "rgb_to_lab", "lab_to_rgb", "rgb_to_gray_l", "split_lab", "merge_lab",
+    "normalize_l", "denormalize_l", "normalize_ab", "denormalize_ab",
+    "L_CENTER", "L_SCALE", "AB_SCALE", "WHITE_D65",
+]
+
+# D65 white point, 2-degree observer (scikit-image's default for rgb2lab / lab2rgb).
+WHITE_D65 = (0.95047, 1.0, 1.08883)
+# Linear sRGB -> XYZ, the matrix scikit-image uses.
+_XYZ_FROM_RGB = np.array([[0.412453, 0.357580, 0.180423],
+                          [0.212671, 0.715160, 0.072169],
+                          [0.019334, 0.119193, 0.950227]])
+_RGB_FROM_XYZ = np.linalg.inv(_XYZ_FROM_RGB)
+# Fold the white point into the matrices, so the hot path is one 3x3 mix per direction.
+_XYZN_FROM_RGB = (_XYZ_FROM_RGB / np.array(WHITE_D65)[:, None]).tolist()
+_RGB_FROM_XYZN = (_RGB_FROM_XYZ * np.array(WHITE_D65)[None, :]).tolist()
+
+L_CENTER, L_SCALE, AB_SCALE = 50.0, 100.0, 110.0
+_LAB_LIMIT = 1e4  # clamp bound that keeps cubes and matrix mixes finite for any finite input
+
+
+def normalize_l(L):
+    """Map L in [0, 100] to the network input range [-0.5, 0.5]: ``(L - 50) / 100``.
+
+    Shape is preserved: ``(B, 1, H, W) -> (B, 1, H, W)``.
+    """
+    return (L - L_CENTER) / L_SCALE
+
+
+def denormalize_l(x):
+    """Inverse of :func:`normalize_l`: ``x * 100 + 50``. Shape is preserved."""
+    return x * L_SCALE + L_CENTER
+
+
+def normalize_ab(ab):
+    """Map ab (about [-128, 127]) to about [-1, 1]: ``ab / 110``. Shape is preserved."""
+    return ab / AB_SCALE
+
+
+def denormalize_ab(x):
+    """Inverse of :func:`normalize_ab`: ``x * 110``. Shape is preserved."""
+    return x * AB_SCALE
+
+
+# --------------------------------------------------------------------------- helpers
+def _as_channel_first(x, name: str):
+    """Return (tensor with channels at dim -3, restore function) for a tensor or an array."""
+    if isinstance(x, np.ndarray):
+        if x.ndim < 3 or x.shape[-1] != 3:
+            raise ValueError(f"{name}: numpy input must have shape (..., H, W, 3), got {x.shape}")
+        t = torch.from_numpy(np.ascontiguousarray(x))
+        t = t.movedim(-1, -3)
+
+        def restore(out):
+            return out.movedim(-3, -1).contiguous().numpy()
+        return t, restore
+    if isinstance(x, torch.Tensor):
+        if x.ndim < 3 or x.shape[-3] != 3:
+            raise ValueError(f"{name}: tensor input must have shape (..., 3, H, W), got {tuple(x.shape)}")
+        return x, (lambda out: out)
+    raise TypeError(f"{name}: expected a torch.Tensor or numpy.ndarray, got {type(x).__name__}")
+
+
+def _to_float(t: torch.Tensor, name: str) -> tuple[torch.Tensor, torch.dtype]:
+    """Float32/64 working copy and the dtype to return (uint8 -> float32 in [0, 1])."""
+    if t.dtype == torch.uint8:
+        return t.float().div_(255.0), torch.float32
+    if not t.is_floating_point():
+        raise TypeError(f"{name}: expected float or uint8 input, got {t.dtype}")
+    out_dtype = t.dtype
+    if t.dtype in (torch.float16, torch.bfloat16):
+        t = t.float()
+    if not bool(torch.isfinite(t).all()):
+        raise ValueError(f"{name}: input contains NaN or inf values")
+    return t, out_dtype
+
+
+def _mix(c0, c1, c2, m):
+    """Apply a 3x3 matrix to three channel planes."""
+    return (c0 * m[0][0] + c1 * m[0][1] + c2 * m[0][2],
+            c0 * m[1][0] + c1 * m[1][1] + c2 * m[1][2],
+            c0 * m[2][0] + c1 * m[2][1] + c2 * m[2][2])
+
+
+def _srgb_to_linear(c):
+    # clamp inside each branch so that neither produces NaN gradients through torch.where
+    return torch.where(c > 0.04045, ((c.clamp(min=0.04045) + 0.055) / 1.055) ** 2.4, c / 12.92)
+
+
+def _linear_to_srgb(c):
+    return torch.where(c > 0.0031308, 1.055 * c.clamp(min=0.0031308) ** (1 / 2.4) - 0.055, c * 12.92)
+
+
+def _f_lab(t):
+    return torch.where(t > 0.008856, t.clamp(min=0.008856) ** (1.0 / 3.0), 7.787 * t + 16.0 / 116.0)
+
+
+def _f_lab_inv(t):
+    return torch.where(t > 0.2068966, t.clamp(min=0.2068966) ** 3, (t - 16.0 / 116.0) / 7.787)
+
+
+# --------------------------------------------------------------------------- public API
+def rgb_to_lab(rgb):
+    """Convert sRGB to CIE Lab (D65, 2-degree observer), as :func:`skimage.color.rgb2lab`.
+
+    Parameters
+    ----------
+    rgb : torch.Tensor of shape (..., 3, H, W) or numpy.ndarray of shape (..., H, W, 3)
+        Float RGB in [0, 1], or uint8 RGB in [0, 255]. Any device; differentiable.
+
+    Returns
+    -------
+    lab : same type and layout as the input
+        L in [0, 100], a and b in about [-128, 127]. Float (uint8 input gives float32).
+
+    Raises
+    ------
+    ValueError
+        If the shape has no channel axis of size 3, or the input holds NaN or inf.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from colorlab.color import rgb_to_lab
+    >>> red = torch.tensor([1.0, 0.0, 0.0]).view(3, 1, 1)
+    >>> rgb_to_lab(red).flatten().round(decimals=1)
+    tensor([ 53.2000,  80.1000,  67.2000])
+    """
+    t, restore = _as_channel_first(rgb, "rgb_to_lab")
+    t, out_dtype = _to_float(t, "rgb_to_lab")
+    r, g, b = (_srgb_to_linear(c) for c in t.unbind(-3))
+    x, y, z = (_f_lab(c) for c in _mix(r, g, b, _XYZN_FROM_RGB))
+    lab = torch.stack((116.0 * y - 16.0, 500.0 * (x - y), 200.0 * (y - z)), dim=-3)
+    return restore(lab.to(out_dtype))
+
+
+def lab_to_rgb(lab):
+    """Convert CIE Lab (D65, 2-degree observer) to sRGB in [0, 1], as :func:`skimage.color.lab2rgb`.
+
+    Colours outside the sRGB gamut are clipped to [0, 1], never NaN: like scikit-image, negative Z
+    is clipped to 0, and values are clamped to +-1e4 first so any finite input stays finite.
+
+    Parameters
+    ----------
+    lab : torch.Tensor of shape (..., 3, H, W) or numpy.ndarray of shape (..., H, W, 3)
+        L in [0, 100], a and b in about [-128, 127]. Any device; differentiable.
+
+    Returns
+    -------
+    rgb : same type, layout and float dtype as the input, values in [0, 1].
+
+    Raises
+    ------
+    ValueError
+        If the shape has no channel axis of size 3, or the input holds NaN or inf.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from colorlab.color import lab_to_rgb
+    >>> lab_to_rgb(np.array([[[53.24, 80.09, 67.20]]])).round(2)
+    array([[[1., 0., 0.]]])
+    """
+    t, restore = _as_channel_first(lab, "lab_to_rgb")
+    if t.dtype == torch.uint8:
+        raise TypeError("lab_to_rgb: Lab input must be a float tensor or array, got uint8")
+    t, out_dtype = _to_float(t, "lab_to_rgb")
+    L, a, b = t.clamp(-_LAB_LIMIT, _LAB_LIMIT).unbind(-3)
+    fy = (L + 16.0) / 116.0
+    fx = fy + a / 500.0
+    fz = (fy - b / 200.0).clamp(min=0.0)
+    x, y, z = (_f_lab_inv(c) for c in (fx, fy, fz))
+    rgb = torch.stack([_linear_to_srgb(c) for c in _mix(x, y, z, _RGB_FROM_XYZN)], dim=-3)
+    return restore(rgb.clamp(0.0, 1.0).to(out_dtype))
+
+
+def rgb_to_gray_l(rgb):
+    """The lightness channel of an sRGB image: ``rgb_to_lab(rgb)`` restricted to L.
+
+    Parameters
+    ----------
+    rgb : torch.Tensor of shape (..., 3, H, W)
+
+    Returns
+    -------
+    L : torch.Tensor of shape (..., 1, H, W), in [0, 100].
+    """
+    return rgb_to_lab(rgb)[..., :1, :, :]
+
+
+def split_lab(lab: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Split a Lab tensor ``(..., 3, H, W)`` into L ``(..., 1, H, W)`` and ab ``(..., 2, H, W)``."""
+    return lab[..., :1, :, :], lab[..., 1:, :, :]
+
+
+def merge_lab(L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+    """Join L ``(..., 1, H, W)`` and ab ``(..., 2, H, W)`` into Lab ``(..., 3, H, W)``."""
+    if L.shape[-2:] != ab.shape[-2:]:
+        raise ValueError(f"merge_lab: L is {tuple(L.shape)} but ab is {tuple(ab.shape)}; sizes must match")
+    return torch.cat((L, ab.to(L.dtype)), dim=-3)
