@@ -89,9 +89,7 @@ def _as_channel_first(x, name: str):
 
 
 def _to_float(t: torch.Tensor, name: str) -> tuple[torch.Tensor, torch.dtype]:
-    """Float32/64 working copy and the dtype to return (uint8 -> float32 in [0, 1])."""
-    if t.dtype == torch.uint8:
-        return t.float().div_(255.0), torch.float32
+    """Float32/64 working copy and the dtype to return; refuses NaN and inf."""
     if not t.is_floating_point():
         raise TypeError(f"{name}: expected float or uint8 input, got {t.dtype}")
     out_dtype = t.dtype
@@ -102,28 +100,49 @@ def _to_float(t: torch.Tensor, name: str) -> tuple[torch.Tensor, torch.dtype]:
     return t, out_dtype
 
 
-def _mix(c0, c1, c2, m):
-    """Apply a 3x3 matrix to three channel planes."""
-    return (c0 * m[0][0] + c1 * m[0][1] + c2 * m[0][2],
-            c0 * m[1][0] + c1 * m[1][1] + c2 * m[1][2],
-            c0 * m[2][0] + c1 * m[2][1] + c2 * m[2][2])
+# Every piecewise curve below is written without masks, as
+#     smooth(max(c, t)) + slope * (min(c, t) - t),
+# which is exactly the smooth branch above the knee t and the linear branch (to ~1e-9) below it.
+# Masks (torch.where) cost ~10x an elementwise op on CPU, and the clamps keep gradients finite.
+_LIN_KNEE, _LIN_GAMMA_KNEE = 0.04045, 0.0031308
+_F_KNEE, _F_INV_KNEE = 0.008856, 0.2068966
+# Lab from f(X/Xn), f(Y/Yn), f(Z/Zn) is linear: L = 116 fy - 16, a = 500 (fx - fy), b = 200 (fy - fz).
+_LAB_FROM_F = [[0.0, 116.0, 0.0], [500.0, -500.0, 0.0], [0.0, 200.0, -200.0]]
+_F_FROM_LAB = np.linalg.inv(np.array(_LAB_FROM_F)).tolist()
+_SRGB_U8_LUT: dict = {}
+
+
+def _mix(m, t: torch.Tensor) -> torch.Tensor:
+    """Apply a 3x3 matrix (nested lists) over the channel axis -3 of ``t``."""
+    return torch.einsum("ij,...jhw->...ihw", torch.tensor(m, dtype=t.dtype, device=t.device), t)
 
 
 def _srgb_to_linear(c):
-    # clamp inside each branch so that neither produces NaN gradients through torch.where
-    return torch.where(c > 0.04045, ((c.clamp(min=0.04045) + 0.055) / 1.055) ** 2.4, c / 12.92)
+    p = torch.exp(torch.log(c.clamp(min=_LIN_KNEE) + 0.055) * 2.4) * (1.0 / 1.055 ** 2.4)
+    return torch.add(p, c.clamp(max=_LIN_KNEE) - _LIN_KNEE, alpha=1.0 / 12.92)
+
+
+def _srgb_u8_to_linear(u8: torch.Tensor) -> torch.Tensor:
+    """Exact linearisation of uint8 sRGB through a 256-entry lookup table."""
+    key = str(u8.device)
+    if key not in _SRGB_U8_LUT:
+        _SRGB_U8_LUT[key] = _srgb_to_linear(torch.arange(256, dtype=torch.float64) / 255.0).float().to(u8.device)
+    return _SRGB_U8_LUT[key].index_select(0, u8.reshape(-1).int()).view(u8.shape)
 
 
 def _linear_to_srgb(c):
-    return torch.where(c > 0.0031308, 1.055 * c.clamp(min=0.0031308) ** (1 / 2.4) - 0.055, c * 12.92)
+    p = torch.exp(torch.log(c.clamp(min=_LIN_GAMMA_KNEE)) * (1.0 / 2.4)) * 1.055 - 0.055
+    return torch.add(p, c.clamp(max=_LIN_GAMMA_KNEE) - _LIN_GAMMA_KNEE, alpha=12.92)
 
 
 def _f_lab(t):
-    return torch.where(t > 0.008856, t.clamp(min=0.008856) ** (1.0 / 3.0), 7.787 * t + 16.0 / 116.0)
+    p = torch.exp(torch.log(t.clamp(min=_F_KNEE)) * (1.0 / 3.0))
+    return torch.add(p, t.clamp(max=_F_KNEE) - _F_KNEE, alpha=7.787)
 
 
 def _f_lab_inv(t):
-    return torch.where(t > 0.2068966, t.clamp(min=0.2068966) ** 3, (t - 16.0 / 116.0) / 7.787)
+    p = t.clamp(min=_F_INV_KNEE)
+    return torch.add(p * p * p, t.clamp(max=_F_INV_KNEE) - _F_INV_KNEE, alpha=1.0 / 7.787)
 
 
 # --------------------------------------------------------------------------- public API
@@ -151,13 +170,16 @@ def rgb_to_lab(rgb):
     >>> from colorlab.color import rgb_to_lab
     >>> red = torch.tensor([1.0, 0.0, 0.0]).view(3, 1, 1)
     >>> rgb_to_lab(red).flatten().round(decimals=1)
-    tensor([ 53.2000,  80.1000,  67.2000])
+    tensor([53.2000, 80.1000, 67.2000])
     """
     t, restore = _as_channel_first(rgb, "rgb_to_lab")
-    t, out_dtype = _to_float(t, "rgb_to_lab")
-    r, g, b = (_srgb_to_linear(c) for c in t.unbind(-3))
-    x, y, z = (_f_lab(c) for c in _mix(r, g, b, _XYZN_FROM_RGB))
-    lab = torch.stack((116.0 * y - 16.0, 500.0 * (x - y), 200.0 * (y - z)), dim=-3)
+    if t.dtype == torch.uint8:
+        linear, out_dtype = _srgb_u8_to_linear(t), torch.float32
+    else:
+        t, out_dtype = _to_float(t, "rgb_to_lab")
+        linear = _srgb_to_linear(t)
+    lab = _mix(_LAB_FROM_F, _f_lab(_mix(_XYZN_FROM_RGB, linear)))
+    lab[..., 0, :, :] -= 16.0
     return restore(lab.to(out_dtype))
 
 
@@ -192,12 +214,11 @@ def lab_to_rgb(lab):
     if t.dtype == torch.uint8:
         raise TypeError("lab_to_rgb: Lab input must be a float tensor or array, got uint8")
     t, out_dtype = _to_float(t, "lab_to_rgb")
-    L, a, b = t.clamp(-_LAB_LIMIT, _LAB_LIMIT).unbind(-3)
-    fy = (L + 16.0) / 116.0
-    fx = fy + a / 500.0
-    fz = (fy - b / 200.0).clamp(min=0.0)
-    x, y, z = (_f_lab_inv(c) for c in (fx, fy, fz))
-    rgb = torch.stack([_linear_to_srgb(c) for c in _mix(x, y, z, _RGB_FROM_XYZN)], dim=-3)
+    t = t.clamp(-_LAB_LIMIT, _LAB_LIMIT)
+    offset = torch.tensor([16.0, 0.0, 0.0], dtype=t.dtype, device=t.device).view(3, 1, 1)
+    f = _mix(_F_FROM_LAB, t + offset)  # fx, fy, fz
+    f = torch.cat((f[..., :2, :, :], f[..., 2:, :, :].clamp(min=0.0)), dim=-3)  # negative Z clips, as in skimage
+    rgb = _linear_to_srgb(_mix(_RGB_FROM_XYZN, _f_lab_inv(f)))
     return restore(rgb.clamp(0.0, 1.0).to(out_dtype))
 
 
