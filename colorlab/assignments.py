@@ -1,0 +1,212 @@
+"""Classroom assignments: make student versions of the lessons, and grade submissions.
+
+Markers (the nbgrader convention, which otter-grader reads too):
+
+- ``### BEGIN SOLUTION`` / ``### END SOLUTION`` around the solution inside an exercise cell. In the
+  student version the region becomes ``# YOUR CODE HERE`` and ``raise NotImplementedError()``.
+- ``### BEGIN HIDDEN TESTS`` / ``### END HIDDEN TESTS`` inside a *test cell*, the cell that checks one
+  exercise. The student version drops the region; grading puts the instructor's test cell back.
+- A test cell starts with ``# TEST: <exercise name>`` and may say ``(N points)``; the default is 1.
+
+Command line::
+
+    python -m colorlab.assignments make lessons/ --out build/assignments
+    python -m colorlab.assignments grade SUBMISSION.ipynb --lesson 03 [--json]
+
+Grading runs the submission, with the instructor's test cells in place, in quick mode
+(``COLORLAB_QUICK=1``), and never crashes on a broken submission: an exercise whose test cell fails,
+or that cannot run at all, scores 0.
+
+Examples
+--------
+>>> from colorlab.assignments import strip_solutions
+>>> print(strip_solutions("x = 1\\n### BEGIN SOLUTION\\ny = x + 1\\n### END SOLUTION\\n"))
+x = 1
+# YOUR CODE HERE
+raise NotImplementedError()
+<BLANKLINE>
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import re
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import nbformat
+
+__all__ = ["strip_solutions", "strip_hidden_tests", "make_student_notebook", "make", "grade", "Score"]
+
+_SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION[^\n]*\n.*?^[ \t]*### END SOLUTION[^\n]*(\n|$)", re.M | re.S)
+_HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS[^\n]*\n.*?^[ \t]*### END HIDDEN TESTS[^\n]*(\n|$)", re.M | re.S)
+_TEST_HEADER = re.compile(r"^# TEST:\s*(?P<name>.+?)\s*(\((?P<points>\d+(\.\d+)?) points?\))?\s*$", re.M)
+
+
+def strip_solutions(source: str) -> str:
+    """Replace each solution region by ``# YOUR CODE HERE`` + ``raise NotImplementedError()`` (indent kept)."""
+    return _SOLUTION.sub(lambda m: f"{m.group(1)}# YOUR CODE HERE\n{m.group(1)}raise NotImplementedError()\n", source)
+
+
+def strip_hidden_tests(source: str) -> str:
+    """Remove every hidden-test region."""
+    return _HIDDEN.sub("", source)
+
+
+def _is_exercise(cell) -> bool:
+    return cell.cell_type == "code" and ("### BEGIN SOLUTION" in cell.source or "### BEGIN HIDDEN TESTS" in cell.source)
+
+
+def _test_header(cell):
+    return _TEST_HEADER.search(cell.source) if cell.cell_type == "code" else None
+
+
+def make_student_notebook(nb):
+    """Student version of a lesson notebook (a new object): solutions stubbed, hidden tests removed,
+    outputs of exercise and test cells cleared."""
+    student = copy.deepcopy(nb)
+    for cell in student.cells:
+        if _is_exercise(cell) or _test_header(cell):
+            cell.source = strip_hidden_tests(strip_solutions(cell.source))
+            cell.outputs, cell.execution_count = [], None
+    return student
+
+
+def make(lessons_dir: str | Path, out_dir: str | Path) -> list[Path]:
+    """Write the student version of every ``NN_*.ipynb`` in ``lessons_dir`` to ``out_dir``."""
+    lessons_dir, out_dir = Path(lessons_dir), Path(out_dir)
+    paths = sorted(lessons_dir.glob("[0-9][0-9]_*.ipynb"))
+    if not paths:
+        raise FileNotFoundError(f"{lessons_dir}: no lesson notebooks (NN_name.ipynb) found")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in paths:
+        target = out_dir / path.name
+        if target.resolve() == path.resolve():
+            raise ValueError(f"{target}: refusing to overwrite the instructor's lesson; choose another --out")
+        nbformat.write(make_student_notebook(nbformat.read(path, as_version=4)), str(target))
+        written.append(target)
+    return written
+
+
+@dataclass
+class Score:
+    """One exercise's result."""
+    exercise: str
+    points: float
+    max_points: float
+    error: str | None = None
+
+
+def _find_lesson(lesson: str, lessons_dir: Path) -> Path:
+    matches = sorted(lessons_dir.glob(f"{int(lesson):02d}_*.ipynb")) if lesson.isdigit() else []
+    if not matches:
+        raise FileNotFoundError(f"lesson {lesson!r}: no {lessons_dir}/NN_*.ipynb matches")
+    return matches[0]
+
+
+def _graded_notebook(source_nb, submission_nb):
+    """The notebook to run: the learner's cells, with the instructor's test cells (hidden tests included)."""
+    submitted = {c.get("id"): c for c in (submission_nb.cells if submission_nb else []) if c.get("id")}
+    student = make_student_notebook(source_nb)
+    cells = []
+    for src_cell, stub_cell in zip(source_nb.cells, student.cells):
+        if _test_header(src_cell):
+            cells.append(copy.deepcopy(src_cell))
+        else:
+            cells.append(copy.deepcopy(submitted.get(src_cell.get("id"), stub_cell)))
+    graded = copy.deepcopy(source_nb)
+    graded.cells = cells
+    return graded
+
+
+def _error_text(outputs) -> str | None:
+    for out in outputs:
+        if out.get("output_type") == "error":
+            return f"{out.get('ename')}: {out.get('evalue')}"[:300]
+    return None
+
+
+def grade(submission: str | Path, lesson: str, lessons_dir: str | Path = "lessons",
+          timeout: int = 600) -> list[Score]:
+    """Run a submission with the hidden tests and score each exercise.
+
+    Parameters
+    ----------
+    submission : path of the learner's notebook
+    lesson : lesson number, e.g. ``"03"``
+    lessons_dir : folder with the instructor's lessons (solutions and hidden tests)
+    timeout : seconds allowed per cell
+
+    Returns
+    -------
+    list of Score, one per test cell, in notebook order. Never raises for a broken submission.
+    """
+    from nbclient import NotebookClient
+
+    source_nb = nbformat.read(_find_lesson(str(lesson), Path(lessons_dir)), as_version=4)
+    tests = [(i, _test_header(c)) for i, c in enumerate(source_nb.cells) if _test_header(c)]
+    problem = None
+    try:
+        submission_nb = nbformat.read(str(submission), as_version=4)
+    except Exception as exc:  # unreadable file: every exercise scores 0
+        submission_nb, problem = None, f"{submission}: cannot read the notebook ({type(exc).__name__}: {exc})"
+    graded = _graded_notebook(source_nb, submission_nb)
+    if problem is None:
+        env = {**os.environ, "COLORLAB_QUICK": "1"}
+        client = NotebookClient(graded, timeout=timeout, allow_errors=True, kernel_name="python3",
+                                resources={"metadata": {"path": str(Path(lessons_dir).resolve())}})
+        try:
+            client.execute(env=env)
+        except Exception as exc:  # kernel died, timeout: the cells not run score 0
+            problem = f"execution stopped: {type(exc).__name__}: {exc}"[:300]
+    scores = []
+    for index, header in tests:
+        max_points = float(header.group("points") or 1)
+        cell = graded.cells[index]
+        ran = cell.get("execution_count") is not None
+        error = problem if submission_nb is None else (_error_text(cell.get("outputs", [])) or
+                                                      (None if ran else problem or "not run"))
+        scores.append(Score(header.group("name"), 0.0 if error else max_points, max_points, error))
+    return scores
+
+
+def _main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m colorlab.assignments",
+                                     description="Make student versions of the lessons, and grade submissions.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_make = sub.add_parser("make", help="write student versions (solutions stubbed, hidden tests removed)")
+    p_make.add_argument("lessons", help="folder with the instructor's lessons")
+    p_make.add_argument("--out", required=True, help="folder for the student versions")
+    p_grade = sub.add_parser("grade", help="run a submission with the hidden tests and print its score")
+    p_grade.add_argument("submission", help="the learner's .ipynb")
+    p_grade.add_argument("--lesson", required=True, help="lesson number, e.g. 03")
+    p_grade.add_argument("--lessons-dir", default="lessons", help="the instructor's lessons (default lessons/)")
+    p_grade.add_argument("--json", action="store_true", help="print JSON for a gradebook")
+    p_grade.add_argument("--timeout", type=int, default=600, help="seconds per cell (default 600)")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "make":
+            for path in make(args.lessons, args.out):
+                print(path)
+            return 0
+        scores = grade(args.submission, args.lesson, args.lessons_dir, args.timeout)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    total, best = sum(s.points for s in scores), sum(s.max_points for s in scores)
+    if args.json:
+        print(json.dumps({"submission": str(args.submission), "lesson": args.lesson, "total": total,
+                          "max_total": best, "exercises": [asdict(s) for s in scores]}, indent=2))
+    else:
+        for s in scores:
+            print(f"{s.points:g}/{s.max_points:g}  {s.exercise}" + (f"  ({s.error})" if s.error else ""))
+        print(f"total: {total:g}/{best:g}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main())
