@@ -1,0 +1,66 @@
+"""The on-disk cache of prepared datasets: one file per settings, written atomically.
+
+Location: ``$COLORLAB_CACHE`` if set, else ``~/.cache/colorlab`` (outside the repository; the
+repository's own ``datasets/cache/`` is git-ignored too). Files are ``datasets/<name>-<key>.pt``
+where ``key`` hashes every setting that changes the result (source fingerprint, split, size, limit,
+format version), so a changed setting or a changed folder never reads a stale file.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import warnings
+from pathlib import Path
+
+import torch
+
+from ..io import atomic_write
+
+__all__ = ["cache_dir", "cache_path", "save_cache", "load_cache"]
+
+CACHE_VERSION = 1
+
+
+def cache_dir() -> Path:
+    """The cache root: ``$COLORLAB_CACHE``, else ``~/.cache/colorlab``.
+
+    Examples
+    --------
+    >>> cache_dir().name in ("colorlab",) or "COLORLAB_CACHE" in __import__("os").environ
+    True
+    """
+    env = os.environ.get("COLORLAB_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "colorlab"
+
+
+def cache_path(settings: dict, root=None) -> Path:
+    """The cache file for ``settings`` (a JSON-able dict), under ``root`` (default :func:`cache_dir`).
+
+    Examples
+    --------
+    >>> cache_path({"name": "samples", "size": 64}, root="/tmp/c").name[:8]
+    'samples-'
+    """
+    blob = json.dumps({"version": CACHE_VERSION, **settings}, sort_keys=True, default=str)
+    key = hashlib.sha256(blob.encode()).hexdigest()[:24]
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(settings.get("name", "data")))[-40:].strip("_") or "data"
+    return Path(root if root is not None else cache_dir()) / "datasets" / f"{slug}-{key}.pt"
+
+
+def save_cache(path: Path, payload: dict) -> None:
+    """``torch.save`` to a temporary file in the same folder, then ``os.replace`` (atomic)."""
+    with atomic_write(path) as f:
+        torch.save(payload, f)
+
+
+def load_cache(path: Path):
+    """The cached payload (``weights_only=True``), or None if absent; a corrupt file is warned about."""
+    if not path.is_file():
+        return None
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # truncated or foreign file: rebuild rather than fail
+        warnings.warn(f"{path}: ignoring unreadable cache file ({e}); rebuilding it", stacklevel=3)
+        return None
