@@ -26,6 +26,7 @@ True
 from __future__ import annotations
 
 import pickle
+import re
 from pathlib import Path
 
 import torch
@@ -75,17 +76,21 @@ def read_file(path, map_location="cpu"):
         raise CheckpointError(path, "is empty (0 bytes), not a checkpoint")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as e:
-        if "weights only" in str(e).lower() or "weights_only" in str(e):
-            raise CheckpointError(path, "refused: it contains Python objects that weights_only=True "
+    except Exception as e:  # torch raises UnpicklingError, OSError, RuntimeError, KeyError, ...
+        msg = str(e)
+        found = re.search(r"GLOBAL ([\w.]+)|([\w.]+) was not an allowed global", msg)
+        if isinstance(e, pickle.UnpicklingError) and found:
+            what = found.group(1) or found.group(2)
+            raise CheckpointError(path, f"refused: it would call or build {what}, which weights_only=True "
                                         "does not allow (loading it could run code); nothing was executed") from None
-        reason = f"not a readable PyTorch checkpoint ({str(e).splitlines()[0][:120]})"
-        raise CheckpointError(path, reason) from None
-    except Exception as e:  # torch raises OSError, RuntimeError, KeyError, UnicodeDecodeError ...
         with open(path, "rb") as f:
             is_zip = f.read(4) == b"PK\x03\x04"
+        detail = next((line for line in msg.splitlines() if line.startswith("Unsupported")), msg[:100])
         if is_zip:
-            reason = f"truncated or corrupt checkpoint ({type(e).__name__}: {str(e)[:120]})"
+            reason = f"truncated or corrupt checkpoint ({type(e).__name__}: {detail.strip()})"
+        elif isinstance(e, pickle.UnpicklingError):
+            reason = (f"not a PyTorch checkpoint: weights_only=True refused to read it ({detail.strip()}); "
+                      "nothing was executed")
         else:
             reason = f"not a PyTorch checkpoint (random or foreign data: {type(e).__name__})"
         raise CheckpointError(path, reason) from None
