@@ -2,6 +2,7 @@
 design-variant switches, gradients. CPU only, no network, a few seconds."""
 from __future__ import annotations
 
+import functools
 import json
 
 import numpy as np
@@ -66,10 +67,16 @@ def make(spec, quantizer=None):
     return small("gan", variant="dcgan") if spec == "gan-dcgan" else small(spec, quantizer)
 
 
+@functools.lru_cache(maxsize=None)
+def shared(spec):
+    """One eval-mode model per spec, for the tests that only read it (keeps the file fast)."""
+    return make(spec).eval()
+
+
 # ----------------------------------------------------------------------------- build / config
 @pytest.mark.parametrize("spec", ALL)
 def test_config_is_json_and_rebuilds_the_same_architecture(spec):
-    model = make(spec)
+    model = shared(spec)
     config = json.loads(json.dumps(model.config))
     assert config["name"] == spec.split("-dcgan")[0]
     again = cm.build(**config)
@@ -93,7 +100,7 @@ def test_unknown_name_and_keyword_are_clear_errors():
 @pytest.mark.parametrize("spec", ALL)
 @pytest.mark.parametrize("hw", [(31, 45), (8, 8), (1, 1), (17, 5)])
 def test_colorize_returns_ab_at_any_size(spec, hw):
-    model = make(spec).eval()
+    model = shared(spec)
     with torch.no_grad():
         ab = model.colorize(torch.rand(2, 1, *hw) * 100)
     assert ab.shape == (2, 2, *hw)

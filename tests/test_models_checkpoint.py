@@ -70,6 +70,25 @@ def test_class_temperature_and_bins_survive_a_checkpoint(tmp_path):
     torch.testing.assert_close(loaded.centers, model.centers)
 
 
+def test_pretrained_fusion_checkpoint_loads_offline(tmp_path, monkeypatch):
+    import torchvision
+    from urllib.error import URLError
+    model = small("fusion", freeze_backbone=True)
+    payload = checkpoint_payload(model)
+    payload["model_config"].update(pretrained=True, backbone_size=None)
+
+    def offline(name, weights=None):
+        if weights is not None:
+            raise URLError("no network")
+        return original(name, weights=weights)
+    original = torchvision.models.get_model
+    monkeypatch.setattr(torchvision.models, "get_model", offline)
+    loaded = load_checkpoint(save(payload, tmp_path / "f.pt"))  # the weights come from the file
+    assert loaded.config["pretrained"] is True and loaded.config["freeze_backbone"] is True
+    with pytest.raises(RuntimeError, match="offline.*pretrained=False"):
+        cm.build("fusion", pretrained=True)
+
+
 def test_trainer_extra_keys_are_ignored(tmp_path):
     payload = {**checkpoint_payload(small("mse")), "optimizer": {"state": {}}, "step": 7}
     assert load_checkpoint(save(payload, tmp_path / "t.pt")).config["name"] == "mse"

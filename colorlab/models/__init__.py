@@ -4,15 +4,20 @@ Every model maps L ``(B, 1, H, W)`` in [0, 100] to ab ``(B, 2, H, W)`` in Lab un
 :meth:`~colorlab.models.base.ColorizationModel.colorize` (any H, W), and colours whole photographs
 at full resolution with :meth:`~colorlab.models.base.ColorizationModel.colorize_image`.
 
-================  =========================================  ================  ===============
-name              architecture                               kind              default width
-================  =========================================  ================  ===============
-``mse``           encoder-decoder CNN, tanh ab (baseline)     regression        0.25
-``class``         Zhang ECCV16 net, Q-bin logits at 1/4      classification    0.25
-``class-rebal``   the same + class-rebalancing weights        classification    0.25
-``gan``           pix2pix U-Net + 70x70 PatchGAN (or DCGAN)  gan               0.5
-``fusion``        Koalarization: encoder + tiled embedding   regression        0.25
-================  =========================================  ================  ===============
+===============  ==========================================  ==============  =====  ===========
+name             architecture                                kind            width  parameters
+===============  ==========================================  ==============  =====  ===========
+``mse``          encoder-decoder CNN, tanh ab (baseline)     regression      0.5    1.0M
+``class``        Zhang ECCV16 net, Q-bin logits at 1/4       classification  0.25   2.0M
+``class-rebal``  the same + class-rebalancing weights        classification  0.25   2.0M
+``gan``          pix2pix U-Net + 70x70 PatchGAN (or DCGAN)   gan             0.25   1.0M + 0.2M
+``fusion``       Koalarization: encoder + tiled embedding    regression      0.25   1.4M
+===============  ==========================================  ==============  =====  ===========
+
+Widths are the course defaults (each model trains on a CPU at 32x32 at hundreds of images per
+second); ``width=1.0`` gives the published sizes (ECCV16: 32.2M; pix2pix with ``depth=8``: 54.4M
++ 2.8M). The GAN counts are generator + discriminator; fusion includes its 0.9M
+mobilenet_v3_small backbone.
 
 Design variants are switches of one class (``upsample=``, ``batchnorm=``, ``dropout=``,
 ``ab_blur=``); see :mod:`colorlab.models.layers`. Published ECCV16 weights load with

@@ -205,7 +205,9 @@ def model_from_payload(payload: dict, source="<payload>", expect: str | None = N
     if expect is not None and config["name"] != expect:
         raise CheckpointError(source, f"holds a {config['name']!r} model ({payload.get('model_class')}), "
                                       f"but a {expect!r} model was expected")
-    model = build(**config)
+    # Pretrained backbone weights are in the file: rebuild without downloading them again.
+    model = build(**{**config, "pretrained": False}) if config.get("pretrained") else build(**config)
+    model._config.update(config)
     load_state(model, payload.get("model_state"), source)
     return model.eval()
 

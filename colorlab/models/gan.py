@@ -146,7 +146,7 @@ class GANColorizer(ColorizationModel):
         "pix2pix": U-Net + 70x70 PatchGAN. "dcgan": the seeds' DCGAN-style variant (no skips, no
         dropout, one logit per image).
     width : float
-        Generator width (multiplier of 64 base channels). Course default 0.5.
+        Generator width (multiplier of 64 base channels). Course default 0.25 (16 base channels).
     depth : int
         U-Net levels; H, W given to ``forward`` must be multiples of ``2 ** depth``. Default 5 (32x32).
     dropout : float
@@ -175,8 +175,8 @@ class GANColorizer(ColorizationModel):
     kind = "gan"
     recipe = {"l1_weight": 100.0, "lr": 2e-4, "betas": (0.5, 0.999)}
 
-    def __init__(self, variant: str = "pix2pix", width: float = 0.5, depth: int = 5,
-                 dropout: float = 0.5, d_width: float = 0.5, d_layers: int = 3, batchnorm: bool = True,
+    def __init__(self, variant: str = "pix2pix", width: float = 0.25, depth: int = 5,
+                 dropout: float = 0.5, d_width: float = 0.25, d_layers: int = 3, batchnorm: bool = True,
                  ab_blur: float = 0.0, image_size: int | None = None):
         if variant not in ("pix2pix", "dcgan"):
             raise ValueError(f"variant must be 'pix2pix' or 'dcgan', got {variant!r}")
