@@ -76,7 +76,7 @@ class BinCentres(nn.Module):
     @property
     def centers(self) -> torch.Tensor:
         """``(Q, 2)`` bin centres in Lab units."""
-        return self.weight[:, :, 0, 0].T * AB_SCALE
+        return (self.weight[:, :, 0, 0].T * AB_SCALE).round(decimals=4)  # exact grid values again
 
     def forward(self, probs: torch.Tensor) -> torch.Tensor:
         """``(B, Q, h, w)`` probabilities -> ``(B, 2, h, w)`` expected ab / 110."""
