@@ -204,13 +204,16 @@ def list_images(path, recursive: bool = True) -> list[Path]:
         raise FileNotFoundError(f"{root}: no such file or folder")
     if not root.is_dir():
         return [root]
-    found = []
+    found = []  # (relative parts, path): sorting on parts keeps "a/b" after "a.png", folder by folder
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")] if recursive else []
+        here = Path(dirpath)
+        rel = here.relative_to(root).parts
         for name in filenames:
-            if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_EXTENSIONS:
-                found.append(Path(dirpath) / name)
-    return sorted(found, key=lambda q: q.relative_to(root).parts)
+            if not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
+                found.append((rel + (name,), here / name))
+    found.sort(key=lambda t: t[0])
+    return [p for _, p in found]
 
 
 # --------------------------------------------------------------------------- saving

@@ -321,3 +321,27 @@ def test_cifar10_folder_loads(cifar_dir):
     t = time.perf_counter()
     again = load_dataset(f"folder:{cifar_dir}", split="test", size=32, limit=250)
     assert torch.equal(again.lab, ds.lab) and time.perf_counter() - t < max(0.5, elapsed)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_gpu_resident_dataset_batches_like_cpu():
+    ds = LabDataset.from_images([RNG.integers(0, 256, (12, 12, 3), dtype=np.uint8) for _ in range(6)],
+                                size=12, augment=True)
+    cpu = ds.batch(torch.arange(6), torch.Generator().manual_seed(3))
+    gpu = load_dataset("samples", size=12, limit=2, device="cuda")
+    assert gpu.lab.is_cuda and gpu.batch(torch.tensor([1]))[0].is_cuda
+    ds.to("cuda")
+    out = ds.batch(torch.arange(6), torch.Generator().manual_seed(3))  # CPU generator, CUDA data
+    assert out[0].is_cuda and all(torch.equal(a.cpu(), b) for a, b in zip(out, cpu))
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import colorlab.data.cache
+    import colorlab.data.dataset
+    import colorlab.data.prepare
+    import colorlab.data.sources
+    for mod in (data, data.cache, data.dataset, data.prepare, data.sources):
+        result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
+        assert result.failed == 0, mod.__name__

@@ -177,3 +177,10 @@ def test_closed_port_is_offline(tmp_path):
     s.close()  # nothing listens there now
     with pytest.raises(OfflineError, match="127.0.0.1"):
         download(f"http://127.0.0.1:{port}/f", tmp_path / "f", SHA, timeout=2)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import colorlab.download
+    assert doctest.testmod(colorlab.download, optionflags=doctest.ELLIPSIS).failed == 0

@@ -256,3 +256,10 @@ def test_atomic_write_keeps_old_content_on_error(tmp_path):
             f.write(b"new")
             raise RuntimeError("crash")
     assert target.read_bytes() == b"old" and len(list(tmp_path.iterdir())) == 1
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import colorlab.io
+    assert doctest.testmod(colorlab.io).failed == 0

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import numbers
+import os
 import warnings
 from pathlib import Path
 
@@ -84,13 +85,15 @@ def _load_folder(spec: str, split: str, size: int, limit, use_cache: bool, cache
     files = list_images(base)
     if not files:
         raise ValueError(f"{base}: no image files found (looked for {', '.join(sorted(_exts()))}, recursively)")
-    rel = [f.relative_to(base) for f in files]
-    classes = sorted({r.parts[0] for r in rel if len(r.parts) > 1})
-    labels = np.array([classes.index(r.parts[0]) if len(r.parts) > 1 else -1 for r in rel], dtype=np.int64)
+    skip = len(str(base)) + 1
+    rel = [str(f)[skip:].split(os.sep) for f in files]  # string ops: fast on 50,000 files
+    classes = sorted({r[0] for r in rel if len(r) > 1})
+    index = {c: i for i, c in enumerate(classes)}
+    labels = np.array([index[r[0]] if len(r) > 1 else -1 for r in rel], dtype=np.int64)
     h = hashlib.sha256()
     for f, r in zip(files, rel):
-        st = f.stat()
-        h.update(f"{r.as_posix()}\t{st.st_size}\t{st.st_mtime_ns}\n".encode())
+        st = os.stat(f)
+        h.update(f"{'/'.join(r)}\t{st.st_size}\t{st.st_mtime_ns}\n".encode())
     settings = {"name": f"folder-{base.resolve()}", "files": h.hexdigest(), "size": size, "limit": limit}
 
     def build():
