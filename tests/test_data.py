@@ -16,6 +16,7 @@ from colorlab import data
 from colorlab.data import (DatasetNotFoundError, ImageSkippedWarning, LabDataset, augment_lab, load_dataset,
                            prepare_image, sample_photos)
 from colorlab.download import OfflineError
+from colorlab.io import IMAGE_FORMATS
 
 SHARED = Path(__file__).parents[1].parent / "shared" / "data"
 RNG = np.random.default_rng(0)
@@ -206,7 +207,7 @@ def test_folder_with_classes_splits_limit_and_bad_files(tmp_path):
     with pytest.warns(ImageSkippedWarning) as rec:
         ds = load_dataset(f"folder:{root}", size=8)
     assert sorted(str(w.message) for w in rec) == sorted(f"skipping unreadable image {p}: " + r for p, r in
-                                                         [(bad[0], "not an image file (Pillow cannot identify its format)"),
+                                                         [(bad[0], "not an image file (not one of the formats " + ", ".join(IMAGE_FORMATS) + ")"),
                                                           (bad[1], "empty file (0 bytes)")])
     assert len(ds) == 12 and ds.classes == ["blue", "green", "red"] and ds.name == f"folder:{root}"
     assert ds.labels.tolist() == [0] * 4 + [1] * 4 + [2] * 4

@@ -70,6 +70,15 @@ def test_bad_files_raise_naming_file_and_problem(bad_files):
         assert isinstance(err, ValueError)
 
 
+def test_formats_outside_the_allow_list_are_not_decoded(tmp_path):
+    eps = tmp_path / "photo.jpg"  # an EPS file would make Pillow run Ghostscript on it
+    eps.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n")
+    Image.fromarray(_rgb(4, 4)).save(tmp_path / "im.psd.sgi", format="SGI")
+    for path in (eps, tmp_path / "im.psd.sgi"):
+        with pytest.raises(ImageReadError, match="not an image file"):
+            read_image(path)
+
+
 def test_missing_path_and_folder(tmp_path):
     with pytest.raises(ImageReadError, match="no such file"):
         read_image(tmp_path / "nope.png")
