@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-__all__ = ["ImageReadError", "IMAGE_EXTENSIONS", "IMAGE_FORMATS", "read_image", "list_images", "save_image", "atomic_write"]
+__all__ = ["ImageReadError", "IMAGE_EXTENSIONS", "IMAGE_FORMATS", "read_image", "list_images", "save_image",
+           "atomic_write"]
 
 #: File extensions (lower case) that :func:`list_images` treats as images.
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
@@ -208,14 +209,18 @@ def list_images(path, recursive: bool = True) -> list[Path]:
         raise FileNotFoundError(f"{root}: no such file or folder")
     if not root.is_dir():
         return [root]
+    return [Path(p) for p in _scan_images(str(root), recursive)]
+
+
+def _scan_images(root: str, recursive: bool = True) -> list[str]:
+    """:func:`list_images` on plain strings (fast on 50,000 files): sorted paths under folder ``root``."""
     found = []  # (relative parts, path): sorting on parts keeps "a/b" after "a.png", folder by folder
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")] if recursive else []
-        here = Path(dirpath)
-        rel = here.relative_to(root).parts
+        rel = tuple(os.path.relpath(dirpath, root).split(os.sep)) if dirpath != root else ()
         for name in filenames:
             if not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
-                found.append((rel + (name,), here / name))
+                found.append((rel + (name,), os.path.join(dirpath, name)))
     found.sort(key=lambda t: t[0])
     return [p for _, p in found]
 

@@ -20,7 +20,7 @@ from ..io import atomic_write
 
 __all__ = ["cache_dir", "cache_path", "save_cache", "load_cache"]
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 def cache_dir() -> Path:

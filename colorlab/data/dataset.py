@@ -61,7 +61,8 @@ def prepare_stack(images, size: int) -> torch.Tensor:
         pending = 0
 
     for i, img in enumerate(images):
-        batchable = isinstance(img, np.ndarray) and img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3
+        batchable = (isinstance(img, np.ndarray) and img.dtype == np.uint8 and img.ndim == 3
+                     and img.shape[2] == 3)
         buckets.setdefault(img.shape if batchable else ("single", i), []).append((i, img))
         pending += int(np.prod(img.shape))
         if pending > _PENDING_VALUES:
