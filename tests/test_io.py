@@ -272,3 +272,12 @@ def test_docstring_examples_run():
 
     import colorlab.io
     assert doctest.testmod(colorlab.io).failed == 0
+
+
+def test_multiframe_files_give_the_first_frame(tmp_path):
+    frames = [Image.fromarray(np.full((6, 7, 3), c, np.uint8)) for c in ((255, 0, 0), (0, 0, 255))]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    frames[0].save(tmp_path / "pages.tif", save_all=True, append_images=frames[1:])
+    for name in ("anim.gif", "pages.tif"):
+        out = read_image(tmp_path / name)
+        assert out.shape == (6, 7, 3) and (out == [255, 0, 0]).all(), name
