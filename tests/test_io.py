@@ -257,6 +257,13 @@ def test_save_image_is_atomic(tmp_path, monkeypatch):
     assert _sha(target) == before and [p.name for p in tmp_path.iterdir()] == ["keep.png"]
 
 
+def test_atomic_write_gives_normal_permissions(tmp_path):
+    (tmp_path / "plain.bin").write_bytes(b"x")
+    with atomic_write(tmp_path / "atomic.bin") as f:
+        f.write(b"x")
+    assert (tmp_path / "atomic.bin").stat().st_mode == (tmp_path / "plain.bin").stat().st_mode
+
+
 def test_atomic_write_keeps_old_content_on_error(tmp_path):
     target = tmp_path / "f.bin"
     target.write_bytes(b"old")
