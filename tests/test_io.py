@@ -92,7 +92,7 @@ def test_decompression_bomb_is_refused_fast_without_decoding(tmp_path, monkeypat
     t = time.perf_counter()
     with pytest.raises(ImageReadError, match="decompression-bomb limit"):
         read_image(path)
-    assert time.perf_counter() - t < 1.0
+    assert time.perf_counter() - t < 3.0  # decoding it would take minutes and 30 GB
     # between 1x and 2x the limit Pillow only warns; read_image refuses those too
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
     Image.fromarray(_rgb(30, 50)).save(tmp_path / "big.png")  # 1500 pixels
