@@ -356,7 +356,7 @@ class ABQuantizer(nn.Module):
         if not 0.0 <= lam <= 1.0 or sigma <= 0:
             raise ValueError(f"need 0 <= lam <= 1 and sigma > 0, got lam={lam}, sigma={sigma}")
         ps = self.smooth_prior(prior, sigma).double()
-        w = 1.0 / ((1.0 - lam) * ps + lam / self.Q)
+        w = (1.0 / ((1.0 - lam) * ps + lam / self.Q)).clamp(max=1e30)   # lam=0: finite for p~=0 too
         return (w / (ps * w).sum()).float()
 
     # ------------------------------------------------------------------ decoding
@@ -508,14 +508,18 @@ def _build_table(c: torch.Tensor, grid: float, k: int) -> dict:
     cand_rows, mixed_cells = [], []
     for start in range(0, len(mid), 4096):
         m = mid[start:start + 4096]
-        dk, top = torch.cdist(m, c).topk(k, dim=1, largest=False)
         # the cell is pure when at its 4 corners (hence everywhere: d_i^2 - d_j^2 is linear) every
-        # bin of the centre's top k is at least as near as every other bin
-        d2c = torch.stack([(m[:, None, 0] + o[0] - c[:, 0]) ** 2 + (m[:, None, 1] + o[1] - c[:, 1]) ** 2
-                           for o in corners], 1)                                          # (m,4,Q)
-        far_top = d2c.gather(2, top[:, None, :].expand(-1, 4, -1)).amax(2)
-        rest = d2c.scatter(2, top[:, None, :].expand(-1, 4, -1), math.inf).amin(2)
-        pure = (far_top <= rest).all(1)
+        # bin of the centre's top k is at least as near as every other bin. Only bins within
+        # d_k + diagonal of the centre can compete; the nearest kk (checked) hold all of them.
+        kk = min(k + 16, len(c))
+        dn, near = torch.cdist(m, c).topk(kk, dim=1, largest=False)
+        dk, top = dn[:, :k], near[:, :k]
+        cx, cy = c[near, 0], c[near, 1]                                             # (m, kk)
+        d2c = torch.stack([(m[:, 0:1] + o[0] - cx) ** 2 + (m[:, 1:2] + o[1] - cy) ** 2 for o in corners], 1)
+        far_top = d2c[..., :k].amax(2)
+        rest = d2c[..., k:].amin(2) if kk > k else torch.full_like(far_top, math.inf)
+        covered = (dn[:, -1] > dk[:, -1] + 2 * s) | (kk == len(c))
+        pure = (far_top <= rest).all(1) & covered
         knn[start:start + len(m)] = torch.where(pure[:, None], top, -1)
         # candidates of mixed cells: bins within (k-th distance at centre + half-diagonal) of the cell
         mixed = (~pure).nonzero().squeeze(1)
