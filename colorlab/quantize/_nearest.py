@@ -19,7 +19,7 @@ import torch
 _FINE = 10          # fine lookup cells per grid cell side
 _MARGIN = 3         # lookup table covers the centres' bounding box plus this many grid cells
 _FAR = 1e6          # coordinate of padding candidates: never among the k nearest
-_CHUNK = 32768      # points per chunk: keeps temporaries in cache
+_CHUNK = 65536      # points per chunk: keeps temporaries in cache
 _TABLE_CACHE: dict = {}
 
 
@@ -72,13 +72,21 @@ def _chunk(centers, t, a, b, idx_out, d2_out, ordered, sigma):
     i = (a - t["a0"]).mul_(t["inv_s"]).floor_()
     j = (b - t["b0"]).mul_(t["inv_s"]).floor_()
     inside = (i >= 0) & (i < n) & (j >= 0) & (j < n)        # False for NaN too
-    cell = i.clamp_(0, n - 1).nan_to_num_(0.0).mul_(n).add_(j.clamp_(0, n - 1).nan_to_num_(0.0)).long()
-    torch.index_select(t["knn"], 0, cell, out=idx_out)          # -1 in mixed cells
-    xy = t["xy"].index_select(0, cell).to(a.dtype)             # (n, 2k) bins' a then b
-    d2 = torch.sub(a[:, None], xy[:, :k]).square_()
-    d2.add_(torch.sub(b[:, None], xy[:, k:]).square_())
+    cell = i.mul_(n).add_(j).long().where(inside, 0)
+    torch.index_select(t["knn"], 0, cell, out=idx_out)         # k bins; -1 in mixed cells
+    d2 = d2_out
+    torch.sub(a[:, None], t["xa"].index_select(0, cell).to(a.dtype), out=d2).square_()
+    d2.add_(torch.sub(b[:, None], t["xb"].index_select(0, cell).to(a.dtype)).square_())
+    # the last slot goes to the nearer of the cell's two contenders (a far dummy in pure cells)
+    alt = t["alt"].index_select(0, cell)                       # (n, 3): a, b, index
+    d_alt = (a - alt[:, 0].to(a.dtype)).square_().add_((b - alt[:, 1].to(a.dtype)).square_())
+    swap = d_alt < d2[:, k - 1]
+    idx_out[:, k - 1] = torch.where(swap, alt[:, 2].long(), idx_out[:, k - 1])
+    d2[:, k - 1] = torch.minimum(d2[:, k - 1], d_alt)
     hard = ~inside | (idx_out[:, 0] < 0)
+    shift = sigma is not None and 0.5 * float(t["d2max"].index_select(0, cell).max()) / sigma ** 2 > 80.0
     if bool(hard.any()):
+        shift = shift or not bool(inside.all())
         sel = hard.nonzero().squeeze(1)
         ps = torch.stack((a[sel], b[sel]), 1)
         if not bool(torch.isfinite(ps).all()):
@@ -98,12 +106,14 @@ def _chunk(centers, t, a, b, idx_out, d2_out, ordered, sigma):
         idx_out[sel] = sub_i
         d2[sel] = sub_d
     if ordered and k > 1:
-        d2, order = d2.sort(1)
+        d2s, order = d2.sort(1)
+        d2.copy_(d2s)
         idx_out.copy_(idx_out.gather(1, order))
-    if sigma is not None:       # Gaussian weights, shifted by the nearest distance (no underflow)
-        d2 = d2.sub_(d2.amin(1, keepdim=True)).mul_(-0.5 / sigma ** 2).exp_()
+    if sigma is not None:       # Gaussian weights; shifted by the nearest distance if they could underflow
+        if shift:
+            d2.sub_(d2.amin(1, keepdim=True))
+        d2.mul_(-0.5 / sigma ** 2).exp_()
         d2.div_(d2.sum(1, keepdim=True))
-    d2_out.copy_(d2)
 
 
 def _build_table(c: torch.Tensor, grid: float, k: int) -> dict:
@@ -115,8 +125,9 @@ def _build_table(c: torch.Tensor, grid: float, k: int) -> dict:
     ga, gb = torch.meshgrid(lo[0] + (ii + 0.5) * s, lo[1] + (ii + 0.5) * s, indexing="ij")
     mid = torch.stack((ga.reshape(-1), gb.reshape(-1)), 1)                 # (C, 2) cell centres
     corners = torch.tensor([[-1, -1], [-1, 1], [1, -1], [1, 1]], dtype=torch.float64) * (s / 2)
-    knn = torch.empty(len(mid), k, dtype=torch.long)
+    knn = torch.empty(len(mid), k + 1, dtype=torch.long)   # k bins, then a contender or -1
     cand_rows, mixed_cells = [], []
+    d2max = torch.zeros(len(mid), dtype=torch.float32)          # bound on a pure cell's k distances^2
     for start in range(0, len(mid), 4096):
         m = mid[start:start + 4096]
         # the cell is pure when at its 4 corners (hence everywhere: d_i^2 - d_j^2 is linear) every
@@ -131,7 +142,19 @@ def _build_table(c: torch.Tensor, grid: float, k: int) -> dict:
         rest = d2c[..., k:].amin(2) if kk > k else torch.full_like(far_top, math.inf)
         covered = (dn[:, -1] > dk[:, -1] + 2 * s) | (kk == len(c))
         pure = (far_top <= rest).all(1) & covered
-        knn[start:start + len(m)] = torch.where(pure[:, None], top, -1)
+        # "two contenders": the centre's top k-1 beat every other bin everywhere in the cell, and
+        # every bin after the centre's (k+1)-th loses everywhere to its k-th (A) or its (k+1)-th (B);
+        # then the k nearest are the top k-1 plus the nearer of A and B, decided per point.
+        two = torch.zeros_like(pure)
+        if kk > k:
+            top_km1 = d2c[..., :k - 1].amax(2) if k > 1 else torch.full_like(far_top, -math.inf)
+            sure = (top_km1 <= d2c[..., k - 1:].amin(2)).all(1)
+            beat = ((d2c[..., k - 1:k] <= d2c[..., k + 1:]).all(1) | (d2c[..., k:k + 1] <= d2c[..., k + 1:]).all(1))
+            two = sure & beat.all(1) & covered & ~pure
+        d2max[start:start + len(m)] = torch.where(pure | two, d2c[..., :k + 1].amax(dim=(1, 2)), 0.0)
+        knn[start:start + len(m), :k] = torch.where((pure | two)[:, None], top, -1)
+        knn[start:start + len(m), k] = torch.where(two, near[:, min(k, kk - 1)], -1)
+        pure = pure | two
         # candidates of mixed cells: bins within (k-th distance at centre + half-diagonal) of the cell
         mixed = (~pure).nonzero().squeeze(1)
         gap = ((m[mixed, None] - c).abs() - s / 2).clamp(min=0)
@@ -149,6 +172,9 @@ def _build_table(c: torch.Tensor, grid: float, k: int) -> dict:
     cand = cand.clamp(min=0)
     row = torch.full((len(mid),), -1, dtype=torch.long)
     row[mixed_cells] = torch.arange(len(mixed_cells))
-    xy = c[knn.clamp(min=0)].permute(0, 2, 1).reshape(len(mid), 2 * k).float()   # a's, then b's
-    return {"a0": float(lo[0]), "b0": float(lo[1]), "inv_s": 1.0 / s, "n": n, "knn": knn, "xy": xy,
+    xy = torch.where((knn >= 0)[..., None], c[knn.clamp(min=0)], _FAR).float()   # (C, k+1, 2)
+    alt = torch.cat((xy[:, k], knn[:, k:].clamp(min=0).float()), 1)            # (C, 3): a, b, index
+    knn, xa, xb = knn[:, :k].contiguous(), xy[:, :k, 0].contiguous(), xy[:, :k, 1].contiguous()
+    return {"a0": float(lo[0]), "b0": float(lo[1]), "inv_s": 1.0 / s, "n": n, "d2max": d2max,
+            "knn": knn, "xa": xa, "xb": xb, "alt": alt,
             "row": row, "cand": cand, "cx": cxy[..., 0].float(), "cy": cxy[..., 1].float()}
