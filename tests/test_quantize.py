@@ -11,6 +11,15 @@ from colorlab.color import rgb_to_lab
 from colorlab.quantize import ABQuantizer, soft_cross_entropy
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """One torch thread: on a shared 2-core machine two busy-waiting OpenMP threads crawl."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="module")
 def q():
     return ABQuantizer.from_gamut()
