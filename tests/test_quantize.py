@@ -161,7 +161,8 @@ def test_decode_mean_mode_annealed_and_extreme_T(q):
     torch.testing.assert_close(q.decode(logits * 1e4, T=1e-30), mode)       # tiny T -> mode
     huge = q.decode(logits, T=1e30)                                          # huge T -> average
     torch.testing.assert_close(huge, q.centers.mean(0).view(1, 2, 1, 1).expand_as(huge), atol=1e-3, rtol=0)
-    for bad in (0.0, -1.0, float("nan")):
+    torch.testing.assert_close(q.decode(logits, T=torch.tensor(0.38)), q.decode(logits))
+    for bad in (0.0, -1.0, float("nan"), "warm", torch.tensor(-2.0)):
         with pytest.raises(ValueError, match="T"):
             q.decode(logits, T=bad)
 
