@@ -1,0 +1,234 @@
+"""One training step per model kind: regression, classification, GAN (with the NoGAN recipe).
+
+Each task owns its optimisers (and schedulers) and turns a batch ``L (B,1,H,W)`` in [0, 100],
+``ab (B,2,H,W)`` in Lab units into one optimisation step, returning its losses. The engine
+(:func:`colorlab.train.train`) handles devices, precision, data order, logging and checkpoints.
+
+Default optimisers (Adam throughout; override ``lr`` with ``train(..., lr=...)``):
+
+==============  =========================================================================
+kind            losses and defaults
+==============  =========================================================================
+regression      MSE between ``model(L)`` and normalised ab (ab / 110); lr 1e-3.
+classification  ab avg-pooled to the logits' size, soft-encoded (``k=5``, ``sigma=5``), soft
+                cross-entropy; class-rebalancing pixel weights when the model has
+                ``class_weights``; lr 3e-4, betas (0.9, 0.99) (Zhang et al. use 3e-5 for the
+                32M-parameter net; small course nets train well at 3e-4).
+gan             pix2pix: D on (L, ab) pairs with BCE-with-logits, G with adversarial + 100 x L1;
+                Adam 2e-4, betas (0.5, 0.999) for both. ``pretrain_steps`` of L1-only
+                generator training come first (NoGAN / DeOldify recipe).
+==============  =========================================================================
+
+Options (``train(..., **kind_options)``): ``schedule=None|"cosine"``, ``weight_decay``; for
+classification ``k``, ``sigma``, ``rebalance`` (default True), ``prior`` (``(Q,)``, passed to
+``model.set_prior`` first); for GAN ``l1_weight`` (100), ``pretrain_steps`` (0).
+
+Examples
+--------
+>>> task = make_task(model, steps=100, lr=None)         # doctest: +SKIP
+>>> losses = task.step(0, L, ab, autocast, scaler)     # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import contextlib
+import warnings
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from colorlab.color import normalize_ab, normalize_l
+
+__all__ = ["make_task", "RegressionTask", "ClassificationTask", "GanTask"]
+
+
+def _update(loss, optimizer, scaler) -> None:
+    """zero_grad, (scaled) backward, (scaled) step. The engine calls ``scaler.update()`` once."""
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+
+
+@contextlib.contextmanager
+def _frozen(module: nn.Module):
+    """Temporarily stop gradients into ``module``'s parameters."""
+    params = [p for p in module.parameters() if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
+
+
+class _Task:
+    """Shared plumbing: optimisers per trained module, optional schedule, module wrapping."""
+
+    kind = ""
+    lr = 1e-3
+    betas = (0.9, 0.999)
+    options: tuple = ()
+
+    def __init__(self, model, steps: int, lr=None, schedule=None, weight_decay=0.0, **opts):
+        unknown = set(opts) - set(self.options)
+        if unknown:
+            raise TypeError(f"train(): unknown option(s) {sorted(unknown)} for a {self.kind} model; "
+                            f"allowed: {sorted(self.options + ('schedule', 'weight_decay'))}")
+        if schedule not in (None, "cosine"):
+            raise ValueError(f"train(): schedule must be None or 'cosine', got {schedule!r}")
+        self.model = model
+        self.lr = float(lr) if lr is not None else self.lr
+        if not self.lr > 0:
+            raise ValueError(f"train(): lr must be positive, got {lr!r}")
+        self.configure(**opts)
+        self.optimizers = {name: torch.optim.Adam(m.parameters(), lr=self.lr, betas=self.betas,
+                                                  weight_decay=weight_decay)
+                           for name, m in self.modules().items()}
+        self.schedulers = {}
+        if schedule == "cosine":
+            self.schedulers = {name: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+                               for name, opt in self.optimizers.items()}
+        self.options_used = {"schedule": schedule, "weight_decay": weight_decay,
+                             **{k: v for k, v in opts.items() if k != "prior"}}
+        self.run = self.modules()
+
+    def configure(self, **opts) -> None:
+        """Read the kind-specific options."""
+
+    def modules(self) -> dict:
+        """The trained modules by name (each gets one optimiser)."""
+        return {"model": self.model}
+
+    def wrap(self, fn) -> None:
+        """Replace the modules used in steps by ``fn(module)`` (DDP, torch.compile)."""
+        self.run = {name: fn(m) for name, m in self.modules().items()}
+
+    def current_lr(self) -> float:
+        return float(next(iter(self.optimizers.values())).param_groups[0]["lr"])
+
+    def after_step(self) -> None:
+        with warnings.catch_warnings():  # a GAN's D optimiser does not step during NoGAN warm-up
+            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
+            for s in self.schedulers.values():
+                s.step()
+
+
+class RegressionTask(_Task):
+    """MSE on normalised ab: ``mean((model(L) - ab / 110) ** 2)``."""
+
+    kind = "regression"
+
+    def step(self, step, L, ab, autocast, scaler) -> dict:
+        with autocast():
+            pred = self.run["model"](L)
+        loss = F.mse_loss(pred.float(), normalize_ab(ab).float())
+        _update(loss, self.optimizers["model"], scaler)
+        return {"loss": loss.detach()}
+
+
+class ClassificationTask(_Task):
+    """Soft-encoded cross-entropy on ab bins at the logits' resolution (optionally rebalanced)."""
+
+    kind = "classification"
+    lr = 3e-4
+    betas = (0.9, 0.99)
+    options = ("k", "sigma", "rebalance", "prior")
+
+    def configure(self, k=5, sigma=5.0, rebalance=True, prior=None) -> None:
+        from colorlab.quantize import soft_cross_entropy
+        self.soft_cross_entropy = soft_cross_entropy
+        self.k, self.sigma, self.rebalance = int(k), float(sigma), bool(rebalance)
+        if prior is not None:
+            self.model.set_prior(torch.as_tensor(prior))
+
+    def pixel_weights(self, ab_small):
+        """``(B, H, W)`` weights of each pixel's nearest bin, or None without class weights."""
+        model = self.model
+        if not self.rebalance or getattr(model, "class_weights", None) is None:
+            return None
+        if hasattr(model, "pixel_weights"):
+            return model.pixel_weights(ab_small)
+        idx = model.quantizer.hard_encode(ab_small)
+        return model.class_weights.to(idx.device)[idx]
+
+    def step(self, step, L, ab, autocast, scaler) -> dict:
+        with autocast():
+            logits = self.run["model"](L)
+        logits = logits.float()
+        ab_small = F.adaptive_avg_pool2d(ab.float(), logits.shape[-2:])
+        idx, w = self.model.quantizer.soft_encode(ab_small, k=self.k, sigma=self.sigma)
+        loss = self.soft_cross_entropy(logits, idx, w, pixel_weights=self.pixel_weights(ab_small))
+        _update(loss, self.optimizers["model"], scaler)
+        return {"loss": loss.detach()}
+
+
+class GanTask(_Task):
+    """pix2pix: PatchGAN on (normalised L, normalised ab) pairs + ``l1_weight`` x L1; NoGAN warm-up."""
+
+    kind = "gan"
+    lr = 2e-4
+    betas = (0.5, 0.999)
+    options = ("l1_weight", "pretrain_steps")
+
+    def configure(self, l1_weight=100.0, pretrain_steps=0) -> None:
+        self.l1_weight, self.pretrain_steps = float(l1_weight), int(pretrain_steps)
+        if self.pretrain_steps < 0:
+            raise ValueError(f"train(): pretrain_steps must be >= 0, got {pretrain_steps!r}")
+
+    def modules(self) -> dict:
+        return {"generator": self.model.generator, "discriminator": self.model.discriminator}
+
+    def wrap(self, fn) -> None:
+        super().wrap(fn)
+        # The generator's adversarial loss goes through the plain discriminator: its gradients
+        # are not wanted (it is frozen), so no gradient averaging across processes is needed.
+        self.local_d = self.model.discriminator
+
+    def step(self, step, L, ab, autocast, scaler) -> dict:
+        G, D = self.run["generator"], self.run["discriminator"]
+        nl, real = normalize_l(L), normalize_ab(ab).float()
+        with autocast():
+            fake = G(L)
+        l1 = F.l1_loss(fake.float(), real)
+        if step < self.pretrain_steps:  # NoGAN: the L1 term alone (same scale as later)
+            loss = self.l1_weight * l1
+            _update(loss, self.optimizers["generator"], scaler)
+            return {"loss": loss.detach(), "g_l1": l1.detach()}
+        pairs = torch.cat([torch.cat([nl, real], 1), torch.cat([nl, fake.detach().float()], 1)], 0)
+        with autocast():
+            logits = D(pairs)
+        d_real, d_fake = logits.float().chunk(2)
+        d_loss = 0.5 * (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
+                        + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
+        _update(d_loss, self.optimizers["discriminator"], scaler)
+        with _frozen(self.local_d), autocast():
+            g_logits = self.local_d(torch.cat([nl, fake.float()], 1))
+        g_adv = F.binary_cross_entropy_with_logits(g_logits.float(), torch.ones_like(g_logits.float()))
+        g_loss = g_adv + self.l1_weight * l1
+        _update(g_loss, self.optimizers["generator"], scaler)
+        return {"loss": g_loss.detach(), "g_adv": g_adv.detach(), "g_l1": l1.detach(),
+                "d_loss": d_loss.detach()}
+
+
+_TASKS = {t.kind: t for t in (RegressionTask, ClassificationTask, GanTask)}
+
+
+def make_task(model, steps: int, lr=None, **options) -> _Task:
+    """The task for ``model.kind`` ("regression", "classification" or "gan").
+
+    Parameters
+    ----------
+    model : ColorizationModel
+        Anything with ``.kind``; GAN models also need ``.generator`` and ``.discriminator``.
+    steps : int
+        Total steps (for the cosine schedule).
+    lr : float, optional
+        Learning rate; default per kind (module docstring).
+    **options
+        Kind options (module docstring); unknown names raise ``TypeError``.
+    """
+    kind = getattr(model, "kind", None)
+    if kind not in _TASKS:
+        raise ValueError(f"train(): model.kind must be one of {sorted(_TASKS)}, got {kind!r}")
+    return _TASKS[kind](model, steps=steps, lr=lr, **options)
