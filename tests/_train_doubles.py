@@ -108,6 +108,15 @@ def soft_cross_entropy(logits, idx, w, pixel_weights=None):
     return per_pixel.mean()
 
 
+def use_quantize_double(monkeypatch):
+    """The real colorlab.quantize when it exists, else the double; one thread for exact results."""
+    try:
+        import colorlab.quantize  # noqa: F401
+    except ImportError:
+        monkeypatch.setitem(sys.modules, "colorlab.quantize", fake_quantize_module())
+    torch.set_num_threads(1)
+
+
 def fake_quantize_module():
     """A module object standing in for colorlab.quantize (install it with monkeypatch)."""
     return types.SimpleNamespace(soft_cross_entropy=soft_cross_entropy, ABQuantizer=TinyQuantizer)

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import _train_doubles
-from _train_doubles import TinyClassModel, TinyDataset, TinyGAN, TinyModel, fake_quantize_module
+from _train_doubles import TinyClassModel, TinyDataset, TinyGAN, TinyModel, use_quantize_double
 from colorlab.train import (CheckpointWriteError, checkpoint, load_training_checkpoint,
                             save_checkpoint, seed_everything, train)
 
@@ -22,11 +22,7 @@ MODELS = {"regression": TinyModel, "class-rebal": lambda: TinyClassModel(rebalan
 
 @pytest.fixture(autouse=True)
 def setup(monkeypatch):
-    try:
-        import colorlab.quantize  # noqa: F401
-    except ImportError:
-        monkeypatch.setitem(sys.modules, "colorlab.quantize", fake_quantize_module())
-    torch.set_num_threads(1)
+    use_quantize_double(monkeypatch)
 
 
 def same_weights(a, b):

@@ -1,23 +1,17 @@
 """The training engine on tiny test doubles: every kind trains, errors are clear, data order is exact."""
 import math
-import sys
 
 import pytest
 import torch
 
-from _train_doubles import TinyClassModel, TinyDataset, TinyGAN, TinyModel, fake_quantize_module
+from _train_doubles import TinyClassModel, TinyDataset, TinyGAN, TinyModel, use_quantize_double
 from colorlab.train import History, NonFiniteLossError, pick_device, seed_everything, train
 from colorlab.train.runtime import BatchOrder, Precision
 
 
 @pytest.fixture(autouse=True)
 def quantize_module(monkeypatch):
-    """The real colorlab.quantize when it exists, else the test double."""
-    try:
-        import colorlab.quantize  # noqa: F401
-    except ImportError:
-        monkeypatch.setitem(sys.modules, "colorlab.quantize", fake_quantize_module())
-    torch.set_num_threads(1)
+    use_quantize_double(monkeypatch)
 
 
 MODELS = {"regression": TinyModel, "classification": TinyClassModel,

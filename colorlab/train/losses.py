@@ -107,6 +107,14 @@ class _Task:
     def current_lr(self) -> float:
         return float(next(iter(self.optimizers.values())).param_groups[0]["lr"])
 
+    def step(self, step, L, ab, autocast, scaler) -> dict:
+        """One optimisation step on a batch; returns ``{"loss": detached scalar}``."""
+        with autocast():
+            out = self.run["model"](L)
+        loss = self.loss(out.float(), ab.float())
+        _update(loss, self.optimizers["model"], scaler)
+        return {"loss": loss.detach()}
+
     def after_step(self) -> None:
         with warnings.catch_warnings():  # a GAN's D optimiser does not step during NoGAN warm-up
             warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
@@ -119,12 +127,9 @@ class RegressionTask(_Task):
 
     kind = "regression"
 
-    def step(self, step, L, ab, autocast, scaler) -> dict:
-        with autocast():
-            pred = self.run["model"](L)
-        loss = F.mse_loss(pred.float(), normalize_ab(ab).float())
-        _update(loss, self.optimizers["model"], scaler)
-        return {"loss": loss.detach()}
+    def loss(self, pred, ab):
+        """``pred (B,2,H,W)`` normalised ab vs ``ab (B,2,H,W)`` in Lab units -> MSE."""
+        return F.mse_loss(pred, normalize_ab(ab))
 
 
 class ClassificationTask(_Task):
@@ -152,15 +157,11 @@ class ClassificationTask(_Task):
         idx = model.quantizer.hard_encode(ab_small)
         return model.class_weights.to(idx.device)[idx]
 
-    def step(self, step, L, ab, autocast, scaler) -> dict:
-        with autocast():
-            logits = self.run["model"](L)
-        logits = logits.float()
-        ab_small = F.adaptive_avg_pool2d(ab.float(), logits.shape[-2:])
+    def loss(self, logits, ab):
+        """``logits (B,Q,h,w)`` vs ``ab (B,2,H,W)`` avg-pooled to ``(h, w)`` and soft-encoded."""
+        ab_small = F.adaptive_avg_pool2d(ab, logits.shape[-2:])
         idx, w = self.model.quantizer.soft_encode(ab_small, k=self.k, sigma=self.sigma)
-        loss = self.soft_cross_entropy(logits, idx, w, pixel_weights=self.pixel_weights(ab_small))
-        _update(loss, self.optimizers["model"], scaler)
-        return {"loss": loss.detach()}
+        return self.soft_cross_entropy(logits, idx, w, pixel_weights=self.pixel_weights(ab_small))
 
 
 class GanTask(_Task):
