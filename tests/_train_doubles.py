@@ -154,10 +154,29 @@ class TinyGAN(nn.Module):
         return self.generator.colorize(L)
 
 
+def ddp_worker(folder):
+    """Under torchrun: train a plain TinyModel and a TinyGAN; save each rank's weights to folder."""
+    import os
+    from colorlab.train import seed_everything, train
+    rank, folder = int(os.environ["RANK"]), Path(folder)
+    for name, make, kw in (("plain", plain_model, {}), ("gan", TinyGAN, {"pretrain_steps": 2})):
+        seed_everything(rank)  # different inits on purpose: DDP must broadcast rank 0's
+        model = make()
+        train(model, TinyDataset(n=16, augment=name == "gan"), 5, batch_size=2, device="cpu",
+              out=folder / f"{name}.ckpt", checkpoint_every=2, log_every=1, **kw)
+        torch.save(dict(model.named_parameters()), folder / f"{name}-rank{rank}.pt")
+
+
+def plain_model():
+    """No BatchNorm, no dropout: DDP on 2 x B must match one process on 2B."""
+    return TinyModel(dropout=0.0, batchnorm=False)
+
+
 def main(argv=None):
     """Worker: train TinyModel, optionally hanging inside the N-th checkpoint write."""
     p = argparse.ArgumentParser()
-    p.add_argument("--out", required=True)
+    p.add_argument("--ddp", default=None)
+    p.add_argument("--out")
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--every", type=int, default=5)
     p.add_argument("--delay", type=float, default=0.0)
@@ -165,6 +184,8 @@ def main(argv=None):
     p.add_argument("--marker", default=None)
     a = p.parse_args(argv)
     torch.set_num_threads(1)
+    if a.ddp:
+        return ddp_worker(a.ddp)
     from colorlab.train import checkpoint, seed_everything, train
     if a.hang_on_save:
         real, calls = checkpoint._write_file, []
