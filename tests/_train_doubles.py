@@ -137,6 +137,18 @@ class TinyClassModel(TinyModel):
         self.class_weights = 1.0 / (torch.as_tensor(prior, dtype=torch.float32) + 0.1)
 
 
+class TinyDiscriminator(nn.Module):
+    """``discriminator(L, ab_normalised)`` -> patch logits, as colorlab.models' PatchGAN."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2, padding=1), nn.LeakyReLU(0.2),
+                                 nn.Conv2d(4, 1, 3, padding=1))
+
+    def forward(self, L, ab):
+        return self.net(torch.cat([normalize_l(L), ab], 1))
+
+
 class TinyGAN(nn.Module):
     kind = "gan"
 
@@ -144,8 +156,7 @@ class TinyGAN(nn.Module):
         super().__init__()
         self.config = {"name": "tiny-gan"}
         self.generator = TinyModel()
-        self.discriminator = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2, padding=1),
-                                           nn.LeakyReLU(0.2), nn.Conv2d(4, 1, 3, padding=1))
+        self.discriminator = TinyDiscriminator()
 
     def forward(self, L):
         return self.generator(L)

@@ -166,14 +166,15 @@ def test_unreadable_checkpoints_are_refused_clearly(tmp_path):
     marker = tmp_path / "pwned"
     Boom.marker = marker
     hostile = tmp_path / "hostile.ckpt"
-    torch.save({"format": "colorlab.train", "x": Boom()}, hostile, pickle_protocol=2)
+    torch.save({"format": "colorlab-checkpoint", "x": Boom()}, hostile, pickle_protocol=2)
     truncated, noise = tmp_path / "trunc.ckpt", tmp_path / "noise.ckpt"
-    save_checkpoint(truncated, {"format": "colorlab.train", "w": torch.zeros(1000)})
+    save_checkpoint(truncated, {"format": "colorlab-checkpoint", "w": torch.zeros(1000)})
     truncated.write_bytes(truncated.read_bytes()[:300])
     noise.write_bytes(os.urandom(2048))
-    plain = tmp_path / "plain.pt"
+    plain, model_only = tmp_path / "plain.pt", tmp_path / "model.pt"
     torch.save({"weight": torch.zeros(2)}, plain)
-    for path in (hostile, truncated, noise, plain):
+    torch.save({"format": "colorlab-checkpoint", "version": 1, "model_state": {}}, model_only)
+    for path in (hostile, truncated, noise, plain, model_only):
         with pytest.raises(ValueError, match=str(path.name)):
             load_training_checkpoint(path)
     assert not marker.exists(), "loading must never run pickled code"

@@ -1,12 +1,14 @@
 """Training checkpoints: atomic writes, ``weights_only=True`` loads, and every RNG state as tensors.
 
 A training checkpoint is a plain dict (tensors, numbers, strings, lists, dicts only, so that
-``torch.load(..., weights_only=True)`` reads it without running any pickled code):
+``torch.load(..., weights_only=True)`` reads it without running any pickled code). It is a model
+checkpoint (:func:`colorlab.models.checkpoint_payload`, so :func:`colorlab.models.load_checkpoint`
+and the command line load it as a model) plus the training state:
 
 ======================  ==========================================================================
 key                     value
 ======================  ==========================================================================
-``format``, ``version`` ``"colorlab.train"``, ``1``
+``format``, ``version`` ``"colorlab-checkpoint"``, ``1`` (the model checkpoint format)
 ``model_class``         the model's class name, e.g. ``"MSEColorizer"``
 ``model_config``        ``model.config`` (the :func:`colorlab.models.build` kwargs, incl. ``name``)
 ``model_state``         ``model.state_dict()``
@@ -24,8 +26,8 @@ Examples
 --------
 >>> import torch, tempfile, pathlib
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "run.ckpt"
->>> save_checkpoint(path, {"format": "colorlab.train", "version": 1, "step": 3,
-...                        "rng": [rng_state()]})
+>>> _ = save_checkpoint(path, {"format": FORMAT, "version": 1, "step": 3, "optimizers": {},
+...                            "rng": [rng_state()]})
 >>> load_training_checkpoint(path)["step"]
 3
 """
@@ -41,9 +43,9 @@ import numpy as np
 import torch
 
 __all__ = ["save_checkpoint", "load_training_checkpoint", "CheckpointWriteError", "rng_state",
-           "set_rng_state", "FORMAT"]
+           "set_rng_state", "model_payload", "FORMAT"]
 
-FORMAT = "colorlab.train"
+FORMAT = "colorlab-checkpoint"  # colorlab.models.checkpoint.FORMAT: one format for models and runs
 _CHUNK = 1 << 20
 
 
@@ -166,8 +168,29 @@ def load_training_checkpoint(path, map_location="cpu") -> dict:
         raise ValueError(f"{path}: not a readable training checkpoint "
                          f"(truncated, corrupt or unsafe): {first}") from e
     if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise ValueError(f"{path}: not a colorlab training checkpoint (no format={FORMAT!r} entry)")
+        raise ValueError(f"{path}: not a colorlab checkpoint (no format={FORMAT!r} entry)")
+    if "step" not in state or "optimizers" not in state:
+        raise ValueError(f"{path}: a model checkpoint without training state (no step/optimiser); "
+                         "it can be loaded with colorlab.models.load_checkpoint but not resumed")
     return state
+
+
+def model_payload(model) -> dict:
+    """The model part of a checkpoint: :func:`colorlab.models.checkpoint_payload` (format,
+    version, model_class, model_config, model_state).
+
+    Examples
+    --------
+    >>> sorted(model_payload(torch.nn.Linear(1, 1)))
+    ['format', 'model_class', 'model_config', 'model_state', 'version']
+    """
+    try:
+        from colorlab.models import checkpoint_payload
+    except ImportError:  # colorlab.models not importable: the same keys, written here
+        state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        return {"format": FORMAT, "version": 1, "model_class": type(model).__name__,
+                "model_config": dict(getattr(model, "config", {})), "model_state": state}
+    return checkpoint_payload(model)
 
 
 def rng_state() -> dict:

@@ -19,8 +19,8 @@ import torch
 from torch import nn
 
 from colorlab.train import distributed
-from colorlab.train.checkpoint import (FORMAT, load_training_checkpoint, rng_state, save_checkpoint,
-                                       set_rng_state)
+from colorlab.train.checkpoint import (load_training_checkpoint, model_payload, rng_state,
+                                       save_checkpoint, set_rng_state)
 from colorlab.train.history import History
 from colorlab.train.losses import make_task
 from colorlab.train.runtime import BatchOrder, Precision, pick_device, seed_everything
@@ -93,9 +93,10 @@ def _prepare_data(dataset, device):
 
 def _restore(state, model, task, precision, history, ctx) -> int:
     """Load a training checkpoint into the live objects; returns the step to continue from."""
-    if state["model_class"] != type(model).__name__:
-        raise ValueError(f"cannot resume: the checkpoint holds a {state['model_class']} "
-                         f"({state['model_config'].get('name', '?')}), not a {type(model).__name__}")
+    if state.get("model_class") != type(model).__name__:
+        raise ValueError(f"cannot resume: the checkpoint holds a {state.get('model_class')} "
+                         f"({dict(state.get('model_config') or {}).get('name', '?')}), "
+                         f"not a {type(model).__name__}")
     model.load_state_dict(state["model_state"])
     for name, opt in task.optimizers.items():
         opt.load_state_dict(state["optimizers"][name])
@@ -211,9 +212,7 @@ def train(model, dataset, steps, batch_size=64, lr=None, device="auto", amp=None
             rngs = distributed.gather(rng_state(), ctx)
             if ctx.rank == 0:
                 save_checkpoint(out, {
-                    "format": FORMAT, "version": 1, "model_class": type(model).__name__,
-                    "model_config": dict(getattr(model, "config", {})),
-                    "model_state": model.state_dict(),
+                    **model_payload(model),
                     "optimizers": {k: o.state_dict() for k, o in task.optimizers.items()},
                     "schedulers": {k: s.state_dict() for k, s in task.schedulers.items()},
                     "scaler": precision.scaler.state_dict(), "rng": rngs, "step": step,

@@ -14,8 +14,8 @@ classification  ab avg-pooled to the logits' size, soft-encoded (``k=5``, ``sigm
                 cross-entropy; class-rebalancing pixel weights when the model has
                 ``class_weights``; lr 3e-4, betas (0.9, 0.99) (Zhang et al. use 3e-5 for the
                 32M-parameter net; small course nets train well at 3e-4).
-gan             pix2pix: D on (L, ab) pairs with BCE-with-logits, G with adversarial + 100 x L1;
-                Adam 2e-4, betas (0.5, 0.999) for both. ``pretrain_steps`` of L1-only
+gan             pix2pix: ``discriminator(L, ab / 110)`` with BCE-with-logits, G with adversarial
+                + 100 x L1; Adam 2e-4, betas (0.5, 0.999) for both (or ``model.recipe``). ``pretrain_steps`` of L1-only
                 generator training come first (NoGAN / DeOldify recipe).
 ==============  =========================================================================
 
@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from colorlab.color import normalize_ab, normalize_l
+from colorlab.color import normalize_ab
 
 __all__ = ["make_task", "RegressionTask", "ClassificationTask", "GanTask"]
 
@@ -78,7 +78,7 @@ class _Task:
         if schedule not in (None, "cosine"):
             raise ValueError(f"train(): schedule must be None or 'cosine', got {schedule!r}")
         self.model = model
-        self.lr = float(lr) if lr is not None else self.lr
+        self.lr = float(lr if lr is not None else self.lr)
         if not self.lr > 0:
             raise ValueError(f"train(): lr must be positive, got {lr!r}")
         self.configure(**opts)
@@ -165,47 +165,55 @@ class ClassificationTask(_Task):
 
 
 class GanTask(_Task):
-    """pix2pix: PatchGAN on (normalised L, normalised ab) pairs + ``l1_weight`` x L1; NoGAN warm-up."""
+    """pix2pix: ``discriminator(L, ab / 110)`` PatchGAN logits with BCE, generator adversarial +
+    ``l1_weight`` x L1; the first ``pretrain_steps`` train the generator on L1 alone (NoGAN).
+    Defaults come from ``model.recipe`` when the model has one (pix2pix: 100, 2e-4, (0.5, 0.999)).
+    """
 
     kind = "gan"
     lr = 2e-4
     betas = (0.5, 0.999)
     options = ("l1_weight", "pretrain_steps")
 
-    def configure(self, l1_weight=100.0, pretrain_steps=0) -> None:
-        self.l1_weight, self.pretrain_steps = float(l1_weight), int(pretrain_steps)
+    def __init__(self, model, steps, lr=None, **opts):
+        recipe = dict(getattr(model, "recipe", {}) or {})
+        self.lr, self.betas = recipe.get("lr", self.lr), tuple(recipe.get("betas", self.betas))
+        self.default_l1 = float(recipe.get("l1_weight", 100.0))
+        super().__init__(model, steps, lr=lr, **opts)
+
+    def configure(self, l1_weight=None, pretrain_steps=0) -> None:
+        self.l1_weight = self.default_l1 if l1_weight is None else float(l1_weight)
+        self.pretrain_steps = int(pretrain_steps)
         if self.pretrain_steps < 0:
             raise ValueError(f"train(): pretrain_steps must be >= 0, got {pretrain_steps!r}")
 
     def modules(self) -> dict:
         return {"generator": self.model.generator, "discriminator": self.model.discriminator}
 
-    def wrap(self, fn) -> None:
-        super().wrap(fn)
-        # The generator's adversarial loss goes through the plain discriminator: its gradients
-        # are not wanted (it is frozen), so no gradient averaging across processes is needed.
-        self.local_d = self.model.discriminator
-
     def step(self, step, L, ab, autocast, scaler) -> dict:
         G, D = self.run["generator"], self.run["discriminator"]
-        nl, real = normalize_l(L), normalize_ab(ab).float()
+        real = normalize_ab(ab).float()
         with autocast():
             fake = G(L)
-        l1 = F.l1_loss(fake.float(), real)
+        fake = fake.float()
+        l1 = F.l1_loss(fake, real)
         if step < self.pretrain_steps:  # NoGAN: the L1 term alone (same scale as later)
             loss = self.l1_weight * l1
             _update(loss, self.optimizers["generator"], scaler)
             return {"loss": loss.detach(), "g_l1": l1.detach()}
-        pairs = torch.cat([torch.cat([nl, real], 1), torch.cat([nl, fake.detach().float()], 1)], 0)
+        # One discriminator call on real and fake pairs together (one DDP forward per backward).
         with autocast():
-            logits = D(pairs)
+            logits = D(torch.cat([L, L]), torch.cat([real, fake.detach()]))
         d_real, d_fake = logits.float().chunk(2)
         d_loss = 0.5 * (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
                         + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
         _update(d_loss, self.optimizers["discriminator"], scaler)
-        with _frozen(self.local_d), autocast():
-            g_logits = self.local_d(torch.cat([nl, fake.float()], 1))
-        g_adv = F.binary_cross_entropy_with_logits(g_logits.float(), torch.ones_like(g_logits.float()))
+        # The generator's adversarial term goes through the plain (frozen) discriminator: no
+        # discriminator gradients are wanted, so none need averaging across processes.
+        plain_d = self.model.discriminator
+        with _frozen(plain_d), autocast():
+            g_logits = plain_d(L, fake).float()
+        g_adv = F.binary_cross_entropy_with_logits(g_logits, torch.ones_like(g_logits))
         g_loss = g_adv + self.l1_weight * l1
         _update(g_loss, self.optimizers["generator"], scaler)
         return {"loss": g_loss.detach(), "g_adv": g_adv.detach(), "g_l1": l1.detach(),
