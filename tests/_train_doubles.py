@@ -179,8 +179,11 @@ def ddp_worker(folder):
 
 
 def plain_model():
-    """No BatchNorm, no dropout: DDP on 2 x B must match one process on 2B."""
-    return TinyModel(dropout=0.0, batchnorm=False)
+    """No BatchNorm, no dropout: DDP on 2 x B must match one process on 2B. It also holds a
+    parameter that forward never uses, which DDP must tolerate."""
+    model = TinyModel(dropout=0.0, batchnorm=False)
+    model.unused = nn.Parameter(torch.zeros(3))
+    return model
 
 
 def main(argv=None):

@@ -14,6 +14,7 @@ Examples
 """
 from __future__ import annotations
 
+import atexit
 import os
 from dataclasses import dataclass
 
@@ -29,7 +30,7 @@ class DistContext:
     """Where this process stands: ``rank`` of ``world_size``, on ``device``.
 
     ``active`` is True when more than one process trains; ``owns_group`` when :func:`setup`
-    created the process group (and :func:`teardown` must destroy it).
+    created the process group (it is destroyed at exit).
     """
 
     rank: int = 0
@@ -71,6 +72,9 @@ def setup(device) -> DistContext:
         torch.cuda.set_device(dev)
     if owns:
         dist.init_process_group("nccl" if use_cuda else "gloo", rank=rank, world_size=world)
+        # Kept for the life of the process: re-creating a group on torchrun's store in a second
+        # train() call can hang, so it is destroyed once, at exit.
+        atexit.register(dist.destroy_process_group)
     return DistContext(rank=rank, world_size=world, local_rank=local, device=dev, active=True,
                        owns_group=owns)
 
@@ -78,13 +82,14 @@ def setup(device) -> DistContext:
 def wrap(module: nn.Module, ctx: DistContext) -> nn.Module:
     """``DistributedDataParallel(module)`` in a distributed run, else ``module`` itself.
 
-    ``find_unused_parameters=True`` because some models hold parameters that ``forward`` does
-    not use in every phase (e.g. a GAN's generator during NoGAN pretraining).
+    ``static_graph=True``: each wrapped module runs one forward and one backward per step, the
+    same every step, so DDP may find parameters that ``forward`` never uses by itself (no
+    ``find_unused_parameters`` traversal cost, no error for such parameters).
     """
     if not ctx.active:
         return module
     ids = [ctx.device.index] if ctx.device.type == "cuda" else None
-    return nn.parallel.DistributedDataParallel(module, device_ids=ids, find_unused_parameters=True)
+    return nn.parallel.DistributedDataParallel(module, device_ids=ids, static_graph=True)
 
 
 def gather(obj, ctx: DistContext) -> list:
@@ -97,8 +102,6 @@ def gather(obj, ctx: DistContext) -> list:
 
 
 def teardown(ctx: DistContext) -> None:
-    """Wait for every rank, and destroy the process group if :func:`setup` made it."""
+    """Wait for every rank (the process group lives on for later ``train`` calls)."""
     if ctx.active:
         dist.barrier()
-        if ctx.owns_group:
-            dist.destroy_process_group()
