@@ -76,7 +76,7 @@ class FigureData(TinyDataset):
 
 
 def load_dataset(name, root=None, split="train", size=64, limit=None, **kw):
-    if name not in ("samples", "tiny"):
+    if name != "samples":
         raise FileNotFoundError(f"unknown dataset {name!r}")
     return FigureData(n=limit or 12, size=8)
 

@@ -24,6 +24,17 @@ def doubles(monkeypatch):
     torch.set_num_threads(1)
 
 
+@pytest.fixture
+def spec(tmp_path):
+    """A model for --model: a real small checkpoint when colorlab.models is there, else the double."""
+    import colorlab.models as cm
+    if not hasattr(cm, "checkpoint_payload"):
+        return "tiny"
+    path = tmp_path / "mse.ckpt"
+    torch.save(cm.checkpoint_payload(cm.build("mse")), path)
+    return str(path)
+
+
 def digest(folder):
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
 
@@ -71,10 +82,10 @@ def test_bad_arguments_give_one_line_and_exit_2(argv, message, capsys):
     assert e.value.code == 2 and message in err and err.count("\n") == 1, err
 
 
-def test_colorize_folder_with_broken_files(tmp_path, capsys):
+def test_colorize_folder_with_broken_files(tmp_path, capsys, spec):
     src = photos(tmp_path / "old photos")
     before = digest(src)
-    code = main(["colorize", str(src), str(tmp_path / "missing.jpg"), "--model", "tiny",
+    code = main(["colorize", str(src), str(tmp_path / "missing.jpg"), "--model", spec,
                  "--out", str(tmp_path / "out")])
     out, err = capsys.readouterr()
     assert code == 1
@@ -88,23 +99,23 @@ def test_colorize_folder_with_broken_files(tmp_path, capsys):
     assert digest(src) == before
 
 
-def test_colorize_never_writes_over_an_input(tmp_path, capsys):
+def test_colorize_never_writes_over_an_input(tmp_path, capsys, spec):
     folder = tmp_path / "pics"
     folder.mkdir()
     Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(folder / "a.png")
     Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(folder / "b.jpg")
     before = digest(folder)
-    code = main(["colorize", str(folder), "--model", "tiny", "--out", str(folder)])
+    code = main(["colorize", str(folder), "--model", spec, "--out", str(folder)])
     err = capsys.readouterr().err
     assert code == 1 and "refusing to write" in err and "a.png" in err
     assert digest(folder) == {**before, "b.png": digest(folder)["b.png"]}  # inputs untouched
 
 
-def test_colorize_same_stem_twice_gets_distinct_outputs(tmp_path):
+def test_colorize_same_stem_twice_gets_distinct_outputs(tmp_path, spec):
     for sub in ("x", "y"):
         (tmp_path / sub).mkdir()
         Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / sub / "p.png")
-    assert main(["colorize", str(tmp_path / "x"), str(tmp_path / "y"), "--model", "tiny",
+    assert main(["colorize", str(tmp_path / "x"), str(tmp_path / "y"), "--model", spec,
                  "--out", str(tmp_path / "o")]) == 0
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["p-2.png", "p.png"]
 
@@ -115,31 +126,31 @@ def test_unknown_model_name_is_one_clear_line(tmp_path, capsys):
     assert code == 1 and err.count("\n") == 1 and "nope" in err
 
 
-def test_evaluate_json_prints_the_metrics_dict(capsys):
-    assert main(["evaluate", "--model", "tiny", "--data", "samples", "--size", "8", "--json"]) == 0
+def test_evaluate_json_prints_the_metrics_dict(capsys, spec):
+    assert main(["evaluate", "--model", spec, "--data", "samples", "--size", "32", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert {"psnr", "ssim", "auc", "auc_rebalanced", "colorfulness", "colorfulness_gt",
             "colorfulness_ratio", "chroma_ratio", "n_images"} <= set(result)
 
 
-def test_compare_draws_grey_models_truth(tmp_path):
+def test_compare_draws_grey_models_truth(tmp_path, spec):
     fig, ckpt = tmp_path / "cmp.png", tmp_path / "mine.ckpt"
-    ckpt.write_bytes(b"stand-in")
-    assert main(["compare", "--models", f"tiny,{ckpt}", "--data", "samples", "--size", "8",
+    ckpt.write_bytes(b"stand-in" if spec == "tiny" else open(spec, "rb").read())
+    assert main(["compare", "--models", f"{spec},{ckpt}", "--data", "samples", "--size", "32",
                  "--n", "3", "--out", str(fig)]) == 0
     h, w, _ = np.asarray(Image.open(fig)).shape
-    assert w > 1.2 * h  # 4 columns (grey, tiny, mine, truth) by 3 rows
+    assert w > 1.2 * h  # 4 columns (grey, model, mine, truth) by 3 rows
 
 
 def test_train_then_resume_to_the_total_steps(tmp_path, capsys):
     ckpt = tmp_path / "m.ckpt"
-    args = ["train", "--model", "mse", "--data", "tiny", "--size", "8", "--batch-size", "4",
+    args = ["train", "--model", "mse", "--data", "samples", "--size", "32", "--batch-size", "4",
             "--out", str(ckpt), "--checkpoint-every", "2", "--device", "cpu", "--no-progress"]
     assert main(args + ["--steps", "4"]) == 0
     assert main(args + ["--steps", "6", "--resume", str(ckpt)]) == 0
     assert load_training_checkpoint(ckpt)["step"] == 6
     assert "wrote" in capsys.readouterr().out
-    code = main(["train", "--model", "gan", "--data", "tiny", "--steps", "7", "--resume", str(ckpt)])
+    code = main(["train", "--model", "gan", "--data", "samples", "--steps", "7", "--resume", str(ckpt)])
     assert code == 1 and "holds a 'mse' model" in capsys.readouterr().err
 
 
