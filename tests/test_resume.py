@@ -180,3 +180,45 @@ def test_unreadable_checkpoints_are_refused_clearly(tmp_path):
     assert not marker.exists(), "loading must never run pickled code"
     with pytest.raises(FileNotFoundError, match="no such checkpoint"):
         load_training_checkpoint(tmp_path / "missing.ckpt")
+
+
+class Interrupting:
+    """Wraps a real LabDataset; raises KeyboardInterrupt on the fail_at-th batch."""
+
+    def __init__(self, data, fail_at):
+        self.data, self.fail_at, self.calls = data, fail_at, 0
+
+    def __len__(self):
+        return len(self.data)
+
+    def batch(self, indices, generator=None):
+        self.calls += 1
+        if self.calls == self.fail_at:
+            raise KeyboardInterrupt("simulated interruption")
+        return self.data.batch(indices, generator)
+
+
+@pytest.mark.parametrize("name", ["mse", "class-rebal", "gan"])
+def test_real_models_resume_bitwise(tmp_path, name):
+    cm = pytest.importorskip("colorlab.models", reason="colorlab.models is not merged yet")
+    cd = pytest.importorskip("colorlab.data", reason="colorlab.data is not merged yet")
+    seed_everything(0)
+    data = cd.LabDataset.from_rgb(torch.rand(8, 3, 32, 32), augment=True)
+    kw = {"pretrain_steps": 2} if name == "gan" else {}
+
+    def fresh(seed):
+        seed_everything(seed)
+        model = cm.build(name)
+        if hasattr(model, "set_prior"):
+            model.set_prior(model.quantizer.prior(data))
+        return model
+    ckpt = tmp_path / "real.ckpt"
+    straight = fresh(0)
+    train(straight, data, 5, batch_size=4, progress=False, **kw)
+    with pytest.raises(KeyboardInterrupt):
+        train(fresh(0), Interrupting(data, 4), 5, batch_size=4, progress=False, out=ckpt,
+              checkpoint_every=2, **kw)
+    resumed = fresh(1)
+    train(resumed, data, 5, batch_size=4, progress=False, resume=ckpt, **kw)
+    assert same_weights(straight, resumed)
+    assert cm.load_checkpoint(ckpt).config == straight.config  # a training checkpoint is a model one
