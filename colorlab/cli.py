@@ -223,6 +223,8 @@ def cmd_evaluate(args) -> int:
 def comparison_figure(models: dict, data, n: int = 4):
     """One row per image: grey input, each model's colours, the truth; as an RGB uint8 array.
 
+    Drawn by ``colorlab.viz.colorization_grid`` when available (a plain grid otherwise).
+
     Parameters
     ----------
     models : dict
@@ -232,35 +234,49 @@ def comparison_figure(models: dict, data, n: int = 4):
 
     Returns
     -------
-    numpy.ndarray of shape (H, W, 3), uint8 (the rendered matplotlib figure)
+    numpy.ndarray of shape (H, W, 3), uint8 (the rendered figure)
     """
-    import matplotlib
-    matplotlib.use("Agg", force=False)
     import numpy as np
     import torch
-    from matplotlib.figure import Figure
-
-    from colorlab.color import lab_to_rgb, merge_lab
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    L = torch.stack([data[i][0] for i in range(n)])
-    columns = {"grey": merge_lab(L, torch.zeros_like(L).repeat(1, 2, 1, 1))}
+
+    L = torch.stack([data[i][0] for i in range(n)]).float().cpu()
+    truth = torch.stack([data[i][1] for i in range(n)]).float().cpu()
+    preds = {}
     with torch.inference_mode():
         for title, model in models.items():
             dev = next(model.parameters()).device
-            columns[title] = merge_lab(L, model.colorize(L.to(dev)).float().cpu())
-    rows = {k: lab_to_rgb(v).permute(0, 2, 3, 1).numpy() for k, v in columns.items()}
-    rows["truth"] = np.stack([data.rgb(i).cpu().permute(1, 2, 0).numpy() for i in range(n)])
-    fig = Figure(figsize=(1.6 * len(rows), 1.6 * n), dpi=100)
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(n, len(rows), squeeze=False)
-    for j, (title, images) in enumerate(rows.items()):
+            preds[title] = model.colorize(L.to(dev)).float().cpu()
+    try:
+        from colorlab.viz import colorization_grid
+    except ImportError:
+        colorization_grid = _plain_grid
+    fig = colorization_grid(L, preds, truth)
+    FigureCanvasAgg(fig).draw()
+    return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+
+
+def _plain_grid(L, preds, truth):
+    """Minimal stand-in for ``colorlab.viz.colorization_grid`` (grey, predictions, truth)."""
+    from matplotlib.figure import Figure
+
+    from colorlab.color import lab_to_rgb, merge_lab
+    cols = {"grey input": _grey_ab(L), **preds, "truth": truth}
+    fig = Figure(figsize=(1.6 * len(cols), 1.6 * len(L)), dpi=100)
+    axes = fig.subplots(len(L), len(cols), squeeze=False)
+    for j, (title, ab) in enumerate(cols.items()):
+        rgb = lab_to_rgb(merge_lab(L, ab)).permute(0, 2, 3, 1).numpy()
         axes[0, j].set_title(title, fontsize=9)
-        for i in range(n):
-            axes[i, j].imshow(images[i].clip(0, 1))
+        for i in range(len(L)):
+            axes[i, j].imshow(rgb[i])
             axes[i, j].axis("off")
     fig.tight_layout()
-    fig.canvas.draw()
-    return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    return fig
+
+
+def _grey_ab(L):
+    """Zero ab ``(B, 2, H, W)`` for L ``(B, 1, H, W)``: the grey image."""
+    return L.new_zeros((L.shape[0], 2, *L.shape[2:]))
 
 
 def cmd_compare(args) -> int:

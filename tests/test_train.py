@@ -150,5 +150,5 @@ def test_history_columns_and_plot():
     history = History([{"step": 1, "loss": 2.0}, {"step": 2, "loss": 1.0, "d_loss": 0.5}])
     assert history.to_dict() == {"step": [1, 2], "loss": [2.0, 1.0], "d_loss": [None, 0.5]}
     assert history.last("d_loss") == 0.5 and history.last("nothing") is None
-    ax = history.plot()
-    assert len(ax.lines) == 2
+    fig = history.plot()
+    assert [ax.get_title() for ax in fig.axes] == ["loss", "d_loss"]

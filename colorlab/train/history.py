@@ -34,34 +34,37 @@ class History(list):
                 return row[key]
         return None
 
-    def plot(self, keys=("loss", "d_loss"), ax=None):
-        """Plot losses against steps; uses ``colorlab.viz.plot_history`` when it exists.
+    def plot(self, keys=("loss", "d_loss")):
+        """Plot losses against steps with ``colorlab.viz.training_curves`` (own plot without it).
 
         Parameters
         ----------
         keys : sequence of str
-            Columns to draw (missing ones are skipped).
-        ax : matplotlib Axes, optional
+            Columns to draw; those never logged are skipped.
 
         Returns
         -------
-        matplotlib.axes.Axes
+        matplotlib.figure.Figure
+            One panel per key.
+
+        Examples
+        --------
+        >>> fig = History([{"step": 10, "loss": 0.5}, {"step": 20, "loss": 0.25}]).plot()
+        >>> [ax.get_title() for ax in fig.axes]
+        ['loss']
         """
+        rows = [dict(r) for r in self]
+        keys = [k for k in keys if any(k in r for r in rows)]
         try:
             viz = importlib.import_module("colorlab.viz")
         except ImportError:
             viz = None
-        if viz is not None and hasattr(viz, "plot_history"):
-            return viz.plot_history(self, ax=ax)
-        import matplotlib.pyplot as plt
-        if ax is None:
-            _, ax = plt.subplots(figsize=(6, 3.5))
-        cols = self.to_dict()
-        for key in keys:
-            pts = [(s, v) for s, v in zip(cols.get("step", []), cols.get(key, [])) if v is not None]
-            if pts:
-                ax.plot(*zip(*pts), label=key)
-        ax.set_xlabel("step")
-        ax.set_ylabel("loss")
-        ax.legend()
-        return ax
+        if viz is not None and hasattr(viz, "training_curves"):
+            return viz.training_curves(rows, keys=keys)
+        from matplotlib.figure import Figure
+        fig = Figure(figsize=(4 * max(len(keys), 1), 3))
+        for ax, key in zip(fig.subplots(1, max(len(keys), 1), squeeze=False)[0], keys):
+            ax.plot(*zip(*[(r["step"], r[key]) for r in rows if key in r]))
+            ax.set_title(key)
+            ax.set_xlabel("step")
+        return fig
