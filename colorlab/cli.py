@@ -212,8 +212,8 @@ def cmd_evaluate(args) -> int:
     model = _load_model(args.model, pick_device(args.device))
     result = evaluate(model, _load_data(args, args.split), size=args.size, batch_size=args.batch_size)
     if args.json:
-        print(json.dumps({k: (float(v) if k != "n_images" else int(v)) for k, v in result.items()},
-                         indent=2))
+        plain = {k: v.item() if hasattr(v, "item") else v for k, v in result.items()}
+        print(json.dumps(plain, indent=2))
     else:
         for key, value in result.items():
             print(f"{key:<20} {value:.4f}" if isinstance(value, float) else f"{key:<20} {value}")

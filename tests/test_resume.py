@@ -149,11 +149,12 @@ def test_resume_refuses_a_checkpoint_of_another_model(tmp_path):
         train(TinyModel(), TinyDataset(), 4, resume=ckpt, progress=False)
 
 
-def test_resume_at_the_end_does_nothing(tmp_path):
+def test_resume_at_the_end_does_nothing_and_changed_settings_warn(tmp_path):
     ckpt = tmp_path / "m.ckpt"
     model = run(TinyModel, 3, out=ckpt)
     again = TinyModel()
-    history = train(again, TinyDataset(), 3, resume=ckpt, progress=False, log_every=3)
+    with pytest.warns(UserWarning, match=r"batch_size \(4 -> 64\).*will not reproduce"):
+        history = train(again, TinyDataset(), 3, resume=ckpt, progress=False, log_every=3)
     assert same_weights(model, again) and len(history) == 1
 
 

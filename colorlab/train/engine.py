@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from pathlib import Path
 
 import torch
@@ -91,12 +92,19 @@ def _prepare_data(dataset, device):
     return dataset
 
 
-def _restore(state, model, task, precision, history, ctx) -> int:
+def _restore(state, model, task, precision, history, ctx, config) -> int:
     """Load a training checkpoint into the live objects; returns the step to continue from."""
     if state.get("model_class") != type(model).__name__:
         raise ValueError(f"cannot resume: the checkpoint holds a {state.get('model_class')} "
                          f"({dict(state.get('model_config') or {}).get('name', '?')}), "
                          f"not a {type(model).__name__}")
+    saved = dict(state.get("config") or {})
+    changed = [k for k in ("seed", "batch_size", "world_size", "kind") if k in saved
+               and saved[k] != config[k]]
+    if changed:
+        warnings.warn("resuming with different " + ", ".join(
+            f"{k} ({saved[k]} -> {config[k]})" for k in changed) + ": training continues, but "
+            "will not reproduce an uninterrupted run", stacklevel=3)
     model.load_state_dict(state["model_state"])
     for name, opt in task.optimizers.items():
         opt.load_state_dict(state["optimizers"][name])
@@ -199,7 +207,8 @@ def train(model, dataset, steps, batch_size=64, lr=None, device="auto", amp=None
                   "channels_last": bool(channels_last), "options": task.options_used}
         start = 0
         if resume is not None:
-            start = _restore(load_training_checkpoint(resume), model, task, precision, history, ctx)
+            start = _restore(load_training_checkpoint(resume), model, task, precision, history, ctx,
+                             config)
         else:
             seed_everything(seed + ctx.rank)
 
