@@ -50,4 +50,4 @@ def test_only_rank_0_writes_checkpoints_and_progress(ddp_run):
     assert len(state["rng"]) == 2  # each rank's RNG state, for exact resume
     assert not list(folder.glob(".*tmp*"))
     # each bar draws its "0/5" state once when created: one bar per run (plain, gan), rank 0 only
-    assert proc.stderr.count(" 0/5 [") == 2, proc.stderr[-2000:]
+    assert proc.stderr.count("0/5 [00:00<?, ?step/s]") == 2, proc.stderr[-2000:]
