@@ -152,3 +152,17 @@ def test_history_columns_and_plot():
     assert history.last("d_loss") == 0.5 and history.last("nothing") is None
     fig = history.plot()
     assert [ax.get_title() for ax in fig.axes] == ["loss", "d_loss"]
+
+
+@pytest.mark.parametrize("name", ["mse", "class", "class-rebal", "gan"])
+def test_real_models_train_on_an_all_grey_batch_without_nan(name):
+    cm = pytest.importorskip("colorlab.models", reason="colorlab.models is not merged yet")
+    cd = pytest.importorskip("colorlab.data", reason="colorlab.data is not merged yet")
+    grey = torch.rand(4, 1, 32, 32).expand(-1, 3, -1, -1).contiguous()
+    data = cd.LabDataset.from_rgb(grey)
+    seed_everything(0)
+    model = cm.build(name)
+    if hasattr(model, "set_prior"):
+        model.set_prior(model.quantizer.prior(data))
+    history = train(model, data, 2, batch_size=4, progress=False, log_every=1)
+    assert all(math.isfinite(v) for row in history for v in row.values())
