@@ -34,6 +34,7 @@ Examples
 from __future__ import annotations
 
 import errno
+import glob
 import io
 import os
 import random
@@ -111,7 +112,7 @@ def save_checkpoint(path, state: dict) -> Path:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        for stale in path.parent.glob(f".{path.name}.tmp-*"):
+        for stale in path.parent.glob(glob.escape(f".{path.name}") + ".tmp-*"):
             stale.unlink(missing_ok=True)
         buffer = io.BytesIO()
         torch.save(state, buffer)
