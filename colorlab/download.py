@@ -124,6 +124,7 @@ def _fetch_once(url: str, part: Path, timeout: float, chunk_size: int, progress)
     try:
         resp = _open(url, start, timeout)
     except urllib.error.HTTPError as e:
+        e.close()
         if e.code == 416 and start:  # our .part is at/after the end: its bytes are suspect, restart
             part.unlink()
             return False

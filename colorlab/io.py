@@ -28,10 +28,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-__all__ = ["ImageReadError", "IMAGE_EXTENSIONS", "read_image", "list_images", "save_image", "atomic_write"]
+__all__ = ["ImageReadError", "IMAGE_EXTENSIONS", "IMAGE_FORMATS", "read_image", "list_images", "save_image",
+           "atomic_write"]
 
 #: File extensions (lower case) that :func:`list_images` treats as images.
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
+#: Pillow formats :func:`read_image` decodes, whatever the file is named. Others (EPS, which would run
+#: Ghostscript; PSD, FITS, ...) are refused as "not an image": learners open files from anywhere.
+IMAGE_FORMATS = ("JPEG", "PNG", "BMP", "DIB", "GIF", "TIFF", "WEBP", "PPM", "TGA", "ICO")
 
 
 class ImageReadError(ValueError):
@@ -141,7 +145,7 @@ def read_image(path) -> np.ndarray:
         with open(p, "rb") as f, warnings.catch_warnings():
             # Pillow only warns between 1x and 2x its limit; refuse those too, before decoding
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(f) as im:
+            with Image.open(f, formats=IMAGE_FORMATS) as im:
                 im.load()
                 try:
                     oriented = ImageOps.exif_transpose(im)
@@ -153,7 +157,8 @@ def read_image(path) -> np.ndarray:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise ImageReadError(p, _bomb_reason(e)) from None
     except UnidentifiedImageError:
-        raise ImageReadError(p, "not an image file (Pillow cannot identify its format)") from None
+        raise ImageReadError(p, "not an image file (not one of the formats "
+                                f"{', '.join(IMAGE_FORMATS)})") from None
     except PermissionError as e:
         raise ImageReadError(p, f"permission denied ({e.strerror})") from None
     except MemoryError:
@@ -204,13 +209,20 @@ def list_images(path, recursive: bool = True) -> list[Path]:
         raise FileNotFoundError(f"{root}: no such file or folder")
     if not root.is_dir():
         return [root]
-    found = []
+    return [Path(p) for p in _scan_images(str(root), recursive)]
+
+
+def _scan_images(root: str, recursive: bool = True) -> list[str]:
+    """:func:`list_images` on plain strings (fast on 50,000 files): sorted paths under folder ``root``."""
+    found = []  # (relative parts, path): sorting on parts keeps "a/b" after "a.png", folder by folder
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")] if recursive else []
+        rel = tuple(os.path.relpath(dirpath, root).split(os.sep)) if dirpath != root else ()
         for name in filenames:
-            if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_EXTENSIONS:
-                found.append(Path(dirpath) / name)
-    return sorted(found, key=lambda q: q.relative_to(root).parts)
+            if not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
+                found.append((rel + (name,), os.path.join(dirpath, name)))
+    found.sort(key=lambda t: t[0])
+    return [p for _, p in found]
 
 
 # --------------------------------------------------------------------------- saving

@@ -254,6 +254,7 @@ def _modules(model, kind):
 def test_variant_switches_change_the_architecture(name):
     base = small(name)
     assert _modules(base, nn.BatchNorm2d)
+    assert not _modules(base, (nn.MaxPool2d, nn.AvgPool2d))  # strided convolutions, no pooling
     assert not _modules(small(name, batchnorm=False), nn.BatchNorm2d)
     transposed = _modules(small(name, upsample="transpose"), nn.ConvTranspose2d)
     nearest = small(name, upsample="nearest")

@@ -257,3 +257,13 @@ def test_load_eccv16_from_url_downloads_through_colorlab_download(eccv16_file, m
     monkeypatch.setitem(sys.modules, "colorlab.download", None)
     with pytest.raises(ImportError, match="colorlab.download"):
         load_eccv16("https://example.invalid/x.pth")
+
+
+def test_class_quantizer_is_rebuilt_from_the_checkpoint_bins(tmp_path):
+    quantize = pytest.importorskip("colorlab.quantize", reason="colorlab.quantize not on this branch yet")
+    q = quantize.ABQuantizer.from_gamut()
+    model = cm.build("class-rebal", quantizer=q, width=0.125)
+    loaded = load_checkpoint(save(checkpoint_payload(model), tmp_path / "q.pt"))
+    assert isinstance(loaded.quantizer, quantize.ABQuantizer)
+    assert torch.equal(loaded.quantizer.centers, q.centers)  # exact grid values, not x/110*110
+    assert "_quantizer_cache" not in dict(loaded.named_modules())

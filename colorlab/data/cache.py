@@ -20,7 +20,7 @@ from ..io import atomic_write
 
 __all__ = ["cache_dir", "cache_path", "save_cache", "load_cache"]
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 def cache_dir() -> Path:
@@ -50,13 +50,28 @@ def cache_path(settings: dict, root=None) -> Path:
 
 
 def save_cache(path: Path, payload: dict) -> None:
-    """``torch.save`` to a temporary file in the same folder, then ``os.replace`` (atomic)."""
+    """``torch.save`` to a temporary file in the same folder, then ``os.replace`` (atomic).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "d.pt"
+    >>> save_cache(f, {"lab": torch.zeros(1, 3, 2, 2)})
+    >>> load_cache(f)["lab"].shape
+    torch.Size([1, 3, 2, 2])
+    """
     with atomic_write(path) as f:
         torch.save(payload, f)
 
 
 def load_cache(path: Path):
-    """The cached payload (``weights_only=True``), or None if absent; a corrupt file is warned about."""
+    """The cached payload (``weights_only=True``), or None if absent; a corrupt file is warned about.
+
+    Examples
+    --------
+    >>> load_cache(Path("/nonexistent/x.pt")) is None
+    True
+    """
     if not path.is_file():
         return None
     try:

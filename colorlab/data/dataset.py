@@ -61,7 +61,8 @@ def prepare_stack(images, size: int) -> torch.Tensor:
         pending = 0
 
     for i, img in enumerate(images):
-        batchable = isinstance(img, np.ndarray) and img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3
+        batchable = (isinstance(img, np.ndarray) and img.dtype == np.uint8 and img.ndim == 3
+                     and img.shape[2] == 3)
         buckets.setdefault(img.shape if batchable else ("single", i), []).append((i, img))
         pending += int(np.prod(img.shape))
         if pending > _PENDING_VALUES:
@@ -165,7 +166,13 @@ class LabDataset(Dataset):
 
     @classmethod
     def from_rgb(cls, rgb: torch.Tensor, **kw) -> "LabDataset":
-        """From prepared RGB ``(N, 3, S, S)`` (uint8, or float in [0, 1]); converted in vectorised chunks."""
+        """From prepared RGB ``(N, 3, S, S)`` (uint8, or float in [0, 1]); converted in vectorised chunks.
+
+        Examples
+        --------
+        >>> LabDataset.from_rgb(torch.zeros(2, 3, 8, 8, dtype=torch.uint8)).lab.shape
+        torch.Size([2, 3, 8, 8])
+        """
         return cls(_rgb_to_lab_chunked(rgb), **kw)
 
     @classmethod
@@ -211,6 +218,14 @@ class LabDataset(Dataset):
         -------
         L : torch.Tensor of shape (B, 1, S, S), in [0, 100]
         ab : torch.Tensor of shape (B, 2, S, S)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> ds = LabDataset.from_images([np.zeros((8, 8, 3), np.uint8)] * 3, size=8, augment=True)
+        >>> g = torch.Generator().manual_seed(0)
+        >>> [t.shape[1] for t in ds.batch(torch.tensor([2, 0]), g)]
+        [1, 2]
         """
         idx = torch.as_tensor(indices, dtype=torch.long).to(self.lab.device)
         x = self.lab[idx]
@@ -219,13 +234,29 @@ class LabDataset(Dataset):
         return x[:, :1], x[:, 1:]
 
     def to(self, device) -> "LabDataset":
-        """Move the data to ``device`` (e.g. "cuda": a GPU-resident dataset); returns ``self``."""
+        """Move the data to ``device`` (e.g. "cuda": a GPU-resident dataset); returns ``self``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> ds = LabDataset.from_images([np.zeros((4, 4, 3), np.uint8)], size=4)
+        >>> ds.to("cpu").device
+        device(type='cpu')
+        """
         self.lab = self.lab.to(device)
         self.device = self.lab.device
         return self
 
     def rgb(self, i: int) -> torch.Tensor:
-        """Image ``i`` as RGB ``(3, S, S)`` float in [0, 1], converted back from Lab."""
+        """Image ``i`` as RGB ``(3, S, S)`` float in [0, 1], converted back from Lab.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> ds = LabDataset.from_images([np.full((4, 4, 3), 255, np.uint8)], size=4)
+        >>> ds.rgb(0).shape, round(float(ds.rgb(0).min()), 3)
+        (torch.Size([3, 4, 4]), 1.0)
+        """
         return lab_to_rgb(self.lab[i])
 
     def __repr__(self) -> str:

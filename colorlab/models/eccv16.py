@@ -76,7 +76,7 @@ class BinCentres(nn.Module):
     @property
     def centers(self) -> torch.Tensor:
         """``(Q, 2)`` bin centres in Lab units."""
-        return self.weight[:, :, 0, 0].T * AB_SCALE
+        return (self.weight[:, :, 0, 0].T * AB_SCALE).round(decimals=4)  # exact grid values again
 
     def forward(self, probs: torch.Tensor) -> torch.Tensor:
         """``(B, Q, h, w)`` probabilities -> ``(B, 2, h, w)`` expected ab / 110."""
@@ -99,7 +99,8 @@ class ClassColorizer(ColorizationModel):
     T : float
         Annealed-mean temperature used by :meth:`colorize` (0.38 in the paper; 1 = mean).
     upsample : {"transpose", "nearest", "bilinear"}
-        ``model8``'s upsampling; "transpose" is the published 4x4 transposed convolution.
+        ``model8``'s upsampling; "transpose" is the published 4x4 transposed convolution (the
+        other modes shift ``model8``'s key names, so they cannot load published weights).
     batchnorm : bool
         BatchNorm at the end of blocks 1-7 (published: True).
     dropout : float
