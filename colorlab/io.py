@@ -226,6 +226,15 @@ def _scan_images(root: str, recursive: bool = True) -> list[str]:
 
 
 # --------------------------------------------------------------------------- saving
+def _default_file_mode() -> int:
+    mask = os.umask(0o022)  # read the umask (only way), then put it back
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+_FILE_MODE = _default_file_mode()
+
+
 @contextlib.contextmanager
 def atomic_write(path):
     """Write a file atomically: yield a binary file in the same folder, then fsync and ``os.replace``.
@@ -255,6 +264,7 @@ def atomic_write(path):
             yield f
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, _FILE_MODE)  # mkstemp makes 0600; give the usual permissions of a new file
         os.replace(tmp, p)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

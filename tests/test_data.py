@@ -278,7 +278,7 @@ def test_torchvision_datasets_fail_at_once_without_data_or_network(tmp_path, nam
         load_dataset(name, root=tmp_path / "tv", split="test", download=True)
     msg = str(info.value)
     assert "offline" in msg and 'load_dataset("samples")' in msg
-    assert time.perf_counter() - t < 5
+    assert time.perf_counter() - t < 15  # importing torchvision is most of it; no network wait
 
 
 def test_load_dataset_argument_errors():
@@ -309,10 +309,8 @@ def cifar_dir(tmp_path_factory):
     return out
 
 
-def test_cifar10_folder_loads(cifar_dir):
-    t = time.perf_counter()
+def test_cifar10_folder_loads(cifar_dir, monkeypatch):
     ds = load_dataset(f"folder:{cifar_dir}", split="test", size=32, limit=250)
-    elapsed = time.perf_counter() - t
     assert ds.classes == ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
                           "truck"]
     assert len(ds) == 250 and np.bincount(ds.labels.numpy()).tolist() == [25] * 10
@@ -320,9 +318,9 @@ def test_cifar10_folder_loads(cifar_dir):
     assert first.size == (32, 32)
     np.testing.assert_allclose(ds.lab[0].permute(1, 2, 0).numpy(), rgb2lab(np.asarray(first.convert("RGB"))),
                                atol=0.05)  # 32 px: no resize; float16 storage
-    t = time.perf_counter()
+    monkeypatch.setattr(data.sources, "read_image", None)  # the reload must come from the cache alone
     again = load_dataset(f"folder:{cifar_dir}", split="test", size=32, limit=250)
-    assert torch.equal(again.lab, ds.lab) and time.perf_counter() - t < max(0.5, elapsed)
+    assert torch.equal(again.lab, ds.lab) and again.paths == ds.paths
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

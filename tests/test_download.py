@@ -167,7 +167,7 @@ def test_offline_fails_at_once_and_says_what_to_do(tmp_path, monkeypatch):
     assert "example.org" in msg and "offline" in msg and 'pretrained("mse")' in msg and str(tmp_path) in msg
     with pytest.raises(OfflineError, match="example.org"):
         check_online("https://example.org/x")
-    assert time.perf_counter() - t < 1.0 and list(tmp_path.iterdir()) == []
+    assert time.perf_counter() - t < 3.0 and list(tmp_path.iterdir()) == []
 
 
 def test_closed_port_is_offline(tmp_path):
