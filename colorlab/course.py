@@ -21,7 +21,8 @@ from pathlib import Path
 REPO = "colorlab-course/colorlab"  # GitHub ORG/NAME: the one line a fork changes
 BRANCH = "main"
 
-__all__ = ["REPO", "BRANCH", "quick_mode", "in_colab", "badge_url", "badge_markdown", "setup_cell_source", "sync"]
+__all__ = ["REPO", "BRANCH", "quick_mode", "in_colab", "badge_url", "badge_markdown", "setup_cell_source", "sync",
+           "local_cifar10", "course_dataset"]
 
 
 def quick_mode() -> bool:
@@ -64,6 +65,68 @@ def setup_cell_source(repo: str = REPO, branch: str = BRANCH) -> str:
         "    from google.colab import output\n"
         "    output.enable_custom_widget_manager()"
     )
+
+
+def _repo_root(start: Path) -> Path | None:
+    return next((p for p in [start, *start.parents] if (p / "colorlab" / "__init__.py").is_file()), None)
+
+
+def local_cifar10(start: str | Path | None = None) -> Path | None:
+    """A folder of the CIFAR-10 JPEGs (``train/<class>/*.jpg``, ``test/<class>/*.jpg``), or None.
+
+    Looked for, in order: ``$COLORLAB_CIFAR10_DIR``; the course archive
+    ``../shared/data/cifar10/cifar10-jpg.tar.gz`` beside the repository (instructors' and CI machines),
+    extracted once into the colorlab cache. A learner's fresh clone has neither: use
+    ``load_dataset("cifar10", download=True)`` (torchvision) instead.
+    """
+    import tarfile
+
+    from .data import cache_dir
+
+    if os.environ.get("COLORLAB_CIFAR10_DIR"):
+        return Path(os.environ["COLORLAB_CIFAR10_DIR"])
+    roots = [r for r in {_repo_root(Path(start or Path.cwd()).resolve()), _repo_root(Path(__file__).resolve())} if r]
+    archives = [r.parent / "shared" / "data" / "cifar10" / "cifar10-jpg.tar.gz" for r in roots]
+    archive = next((a for a in archives if a.is_file()), None)
+    if archive is None:
+        return None
+    target = cache_dir() / "cifar10-jpg"
+    if not (target / ".complete").exists():
+        tmp = target.with_name(target.name + ".partial")
+        with tarfile.open(archive) as tar:
+            tar.extractall(tmp, filter="data")
+        os.replace(tmp, target) if not target.exists() else None
+        (target / ".complete").touch()
+    return target
+
+
+def course_dataset(split: str = "test", size: int = 32, limit: int | None = None, download: bool = False,
+                   verbose: bool = True):
+    """The data the lessons measure on: CIFAR-10 when it can be had, else the offline sample photos.
+
+    Tries the local JPEG copy (:func:`local_cifar10`), then torchvision's CIFAR-10 (downloaded only
+    if ``download=True``), then falls back to :func:`colorlab.data.sample_photos`.
+
+    Returns
+    -------
+    (LabDataset, str) : the dataset, and a description of where it came from.
+    """
+    from .data import load_dataset
+    from .data import DatasetNotFoundError
+    from .download import OfflineError
+
+    folder = local_cifar10()
+    if folder is not None:
+        ds, source = load_dataset(f"folder:{folder}", split=split, size=size, limit=limit), f"CIFAR-10 {split} split"
+    else:
+        try:
+            ds = load_dataset("cifar10", split=split, size=size, limit=limit, download=download)
+            source = f"CIFAR-10 {split} split (torchvision)"
+        except (DatasetNotFoundError, OfflineError):
+            ds, source = load_dataset("samples", size=size), "the sample photos (CIFAR-10 not available offline)"
+    if verbose:
+        print(f"data: {source}, {len(ds)} images at {size}x{size}")
+    return ds, source
 
 
 _BADGE_RE = re.compile(r"https://colab\.research\.google\.com/github/[^)\s]+?/blob/[^/)\s]+/(lessons/[^)\s]+\.ipynb)")

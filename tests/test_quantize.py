@@ -97,6 +97,13 @@ def test_soft_encode_shapes_dense_and_hard(q):
     assert hard.shape == (2, 16, 16)
     ref = torch.cdist(ab.permute(0, 2, 3, 1).reshape(-1, 2), q.centers).argmin(1)
     assert (hard.reshape(-1) == ref).float().mean() > 0.999      # ties aside
+    for sigma in (0.3, 50.0):                      # tiny sigma: no underflow to 0/0
+        pts = torch.tensor([[3.0, 4.0], [57.0, -33.0], [500.0, 500.0]])
+        _, ws = q.soft_encode(pts, sigma=sigma)
+        d, _ = _sk(q.centers, pts, 5)
+        ref = np.exp(-(d ** 2 - d[:, :1] ** 2) / (2 * sigma ** 2))
+        np.testing.assert_allclose(np.sort(ws.double().numpy(), 1), np.sort(ref / ref.sum(1, keepdims=True), 1),
+                                   atol=1e-5)
     with pytest.raises(ValueError):
         q.soft_encode(torch.zeros(1, 3, 4, 4))
     with pytest.raises(ValueError, match="NaN"):

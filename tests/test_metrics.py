@@ -1,0 +1,157 @@
+"""Tests for colorlab.metrics against scikit-image, numpy and hand-computed cases."""
+import math
+
+import numpy as np
+import pytest
+import torch
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from colorlab import metrics
+from colorlab.color import lab_to_rgb, rgb_to_lab
+from colorlab.quantize import ABQuantizer
+
+
+def _images(n=3, size=32, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    true = torch.nn.functional.interpolate(torch.rand(n, 3, 8, 8, generator=g), size=size, mode="bilinear")
+    pred = (true + 0.1 * torch.randn(n, 3, size, size, generator=g)).clamp(0, 1)
+    return pred, true
+
+
+def _hwc(x, i):
+    return x[i].permute(1, 2, 0).double().numpy()
+
+
+def test_psnr_matches_skimage():
+    pred, true = _images()
+    ref = np.mean([peak_signal_noise_ratio(_hwc(true, i), _hwc(pred, i), data_range=1.0) for i in range(3)])
+    assert math.isclose(metrics.psnr(pred, true), ref, rel_tol=1e-9)
+    assert metrics.psnr(true, true) == 100.0
+    with pytest.raises(ValueError):
+        metrics.psnr(pred[:, :2], true[:, :2])
+
+
+def test_ssim_matches_skimage():
+    pred, true = _images()
+    ref = np.mean([structural_similarity(_hwc(true, i), _hwc(pred, i), data_range=1.0, channel_axis=-1,
+                                         gaussian_weights=True, sigma=1.5, use_sample_covariance=False)
+                   for i in range(3)])
+    assert abs(metrics.ssim(pred, true) - ref) < 1e-6
+    assert math.isclose(metrics.ssim(true, true), 1.0, abs_tol=1e-9)
+    with pytest.raises(ValueError, match="larger"):
+        metrics.ssim(pred[..., :8, :8], true[..., :8, :8])
+
+
+def _auc_loop(err, w, T=150):
+    """Direct definition: mean over t = 0..T of the weighted fraction of pixels with err <= t."""
+    return np.mean([(w * (err <= t)).sum() / w.sum() for t in range(T + 1)])
+
+
+def test_auc_ab_hand_computed_and_against_loop():
+    true = torch.zeros(1, 2, 1, 3)
+    pred = torch.tensor([[[[0.0, 3.0, 200.0]], [[0.0, 4.0, 0.0]]]])     # errors 0, 5, 200
+    # t = 0..150: error 0 is within all 151; error 5 within 146; error 200 within none
+    assert math.isclose(metrics.auc_ab(pred, true), (151 + 146 + 0) / (3 * 151), rel_tol=1e-12)
+    g = torch.Generator().manual_seed(1)
+    true = torch.randn(2, 2, 8, 8, generator=g) * 30
+    pred = torch.randn(2, 2, 8, 8, generator=g) * 30
+    err = (pred - true).pow(2).sum(1).sqrt().double().numpy()
+    w = torch.rand(2, 8, 8, generator=g)
+    assert math.isclose(metrics.auc_ab(pred, true), _auc_loop(err, np.ones_like(err)), rel_tol=1e-9)
+    assert math.isclose(metrics.auc_ab(pred, true, weights=w), _auc_loop(err, w.double().numpy()),
+                        rel_tol=1e-9)
+
+
+def test_auc_rebalanced_weights_by_inverse_prior_of_true_bin():
+    q = ABQuantizer.from_gamut()
+    g = torch.Generator().manual_seed(2)
+    true = torch.randn(2, 2, 8, 8, generator=g) * 25
+    pred = true + torch.randn(2, 2, 8, 8, generator=g) * 10
+    prior = q.prior(true)
+    # reference: weight = 1 / (Gaussian-smoothed prior) of the nearest bin of the true ab, in numpy
+    c = q.centers.double().numpy()
+    ps = np.exp(-((c[:, None] - c[None]) ** 2).sum(-1) / 50.0) @ prior.double().numpy()
+    pts = true.permute(0, 2, 3, 1).reshape(-1, 2).double().numpy()
+    nearest = ((pts[:, None] - c[None]) ** 2).sum(-1).argmin(1)
+    w = 1.0 / ps[nearest]
+    err = (pred - true).pow(2).sum(1).sqrt().reshape(-1).double().numpy()
+    ref = _auc_loop(err, w)
+    assert math.isclose(metrics.auc_ab_rebalanced(pred, true, q, prior), ref, rel_tol=1e-5)
+    assert math.isclose(metrics.auc_ab_rebalanced(pred, true), ref, rel_tol=1e-5)   # defaults
+    # a perfect prediction scores 1 either way
+    assert metrics.auc_ab_rebalanced(true, true, q, prior) == 1.0
+
+
+def test_colorfulness_against_numpy_formula():
+    pred, _ = _images(n=2)
+
+    def hs(img):                                     # REFERENCES.md, on 0..255 RGB
+        R, G, B = (img * 255.0).transpose(2, 0, 1)
+        rg, yb = R - G, 0.5 * (R + G) - B
+        return np.sqrt(rg.std() ** 2 + yb.std() ** 2) + 0.3 * np.sqrt(rg.mean() ** 2 + yb.mean() ** 2)
+    ref = np.mean([hs(_hwc(pred, i)) for i in range(2)])
+    assert math.isclose(metrics.colorfulness(pred), ref, rel_tol=1e-9)
+    assert metrics.colorfulness(torch.full((1, 3, 4, 4), 0.3)) == 0.0
+
+
+def test_chroma_ratio_hand_computed():
+    true = torch.tensor([3.0, 0.0, 4.0, 0.0]).view(1, 2, 1, 2)       # chroma 5 and 0 -> mean 2.5
+    pred = torch.tensor([0.0, 6.0, 0.0, 8.0]).view(1, 2, 1, 2)       # chroma 0 and 10 -> mean 5
+    assert metrics.chroma_ratio(pred, true) == 2.0
+    assert math.isnan(metrics.chroma_ratio(pred, torch.zeros_like(true)))
+
+
+class _Stub(torch.nn.Module):
+    """A 'model' that returns half the true colours of the images it was built with."""
+
+    def __init__(self, lab):
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.tensor(0.5))
+        self.lab = lab
+
+    def colorize(self, L):
+        assert not self.training and not torch.is_grad_enabled()
+        i = [int((self.lab[:, :1] - l).abs().flatten(1).sum(1).argmin()) for l in L]
+        return self.lab[i, 1:] * self.scale
+
+
+def test_evaluate_dict_against_individual_metrics():
+    rgb = _images(n=5, size=24, seed=3)[1]
+    lab = rgb_to_lab(rgb)
+    model = _Stub(lab).train()
+    r = metrics.evaluate(model, lab, batch_size=2)
+    assert model.training                                 # mode restored
+    assert set(r) == {"psnr", "ssim", "auc", "auc_rebalanced", "colorfulness", "colorfulness_gt",
+                      "colorfulness_ratio", "chroma_ratio", "n_images"}
+    pred_ab = lab[:, 1:] * 0.5
+    pred_rgb = lab_to_rgb(torch.cat([lab[:, :1], pred_ab], 1))
+    true_rgb = lab_to_rgb(lab)
+    assert r["n_images"] == 5
+    assert math.isclose(r["psnr"], metrics.psnr(pred_rgb, true_rgb), rel_tol=1e-6)
+    assert math.isclose(r["ssim"], metrics.ssim(pred_rgb, true_rgb), rel_tol=1e-6)
+    assert math.isclose(r["auc"], metrics.auc_ab(pred_ab, lab[:, 1:]), rel_tol=1e-6)
+    assert math.isclose(r["auc_rebalanced"], metrics.auc_ab_rebalanced(pred_ab, lab[:, 1:]), rel_tol=1e-6)
+    assert math.isclose(r["chroma_ratio"], 0.5, rel_tol=1e-6)
+    assert math.isclose(r["colorfulness_gt"], metrics.colorfulness(true_rgb), rel_tol=1e-6)
+    assert math.isclose(r["colorfulness_ratio"], r["colorfulness"] / r["colorfulness_gt"], rel_tol=1e-9)
+
+    class DS:                                             # LabDataset-like
+        pass
+    ds = DS()
+    ds.lab = lab
+    model.eval()
+    plain = metrics.evaluate(lambda L: model.colorize(L), ds)   # a plain callable works too
+    assert math.isclose(plain["auc"], r["auc"], rel_tol=1e-9)
+
+
+def test_evaluate_raw_arrays_use_prepare_image():
+    data = pytest.importorskip("colorlab.data", reason="colorlab.data (prepare_image) not merged yet")
+    rng = np.random.default_rng(4)
+    imgs = [rng.integers(0, 256, (40, 50, 3), dtype=np.uint8) for _ in range(2)]
+    grey = lambda L: torch.zeros(L.shape[0], 2, *L.shape[2:])   # noqa: E731
+    r = metrics.evaluate(grey, imgs, size=16)
+    r2 = metrics.evaluate(grey, {"a": imgs[0], "b": imgs[1]}, size=16)
+    assert r["n_images"] == 2 and r == r2
+    lab = rgb_to_lab(torch.stack([data.prepare_image(im, 16) for im in imgs]))
+    assert math.isclose(r["colorfulness_gt"], metrics.colorfulness(lab_to_rgb(lab)), rel_tol=1e-5)
+    assert r["colorfulness"] == 0.0
