@@ -17,6 +17,9 @@ maximum error:
     and the bytes each keeps between forward and backward (autograd's saved tensors, logits
     excluded), which is what stays alive across a whole network's backward pass.
 
+Torch runs with ``OMP_WAIT_POLICY=PASSIVE`` (unless set): on a shared, oversubscribed machine
+OpenMP's default busy-waiting makes 2-thread torch many times slower in wall and CPU time.
+
 Run: ``python benchmarks/color_and_quantize.py`` from the repository root.
 """
 from __future__ import annotations
@@ -29,8 +32,10 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")     # before torch starts its OpenMP pool
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from colorlab.color import rgb_to_lab  # noqa: E402
@@ -40,13 +45,19 @@ THREADS = 2
 
 
 def best_of(fn, repeat=5):
-    """Best wall time of ``repeat`` calls (after one warm-up call), and the last result."""
+    """Best wall time of ``repeat`` calls (after a warm-up call), the last result, and its CPU time.
+
+    CPU time (all threads of this process) is far less disturbed than wall time when other
+    processes share the cores, so the table shows the ratio of both.
+    """
     out = fn()
-    times = []
+    times, cpus = [], []
     for _ in range(repeat):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         out = fn()
         times.append(time.perf_counter() - t)
+        cpus.append(time.process_time() - c)
+    best_of.cpu = min(cpus)
     return min(times), out
 
 
@@ -56,10 +67,12 @@ def bench_rgb_to_lab(rows):
     x8 = rng.integers(0, 256, (16, 256, 256, 3), dtype=np.uint8)
     for name, arr in (("float32", x8.astype(np.float32) / 255), ("uint8", x8)):
         t_ref, ref = best_of(lambda: rgb2lab(arr), 3)
+        c_ref = best_of.cpu
         ten = torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous()        # the library layout
         t_us, out = best_of(lambda: rgb_to_lab(ten), 5)
         err = float(np.abs(out.permute(0, 2, 3, 1).double().numpy() - ref).max())
-        rows.append((f"rgb_to_lab 16x256x256 {name}", t_us * 1e3, "skimage.rgb2lab", t_ref * 1e3, err))
+        rows.append((f"rgb_to_lab 16x256x256 {name}", t_us * 1e3, "skimage.rgb2lab", t_ref * 1e3, err,
+                     c_ref / best_of.cpu))
 
 
 def _real_ab():
@@ -83,8 +96,11 @@ def bench_soft_encode(rows):
         w = np.exp(-(d ** 2 - d[:, :1] ** 2) / 50.0)
         return i, d, w / w.sum(1, keepdims=True)
     t_knn, _ = best_of(lambda: nn_.kneighbors(pts), 3)
+    c_knn = best_of.cpu
     t_ref, (i_ref, d_ref, w_ref) = best_of(reference, 3)
+    c_ref = best_of.cpu
     t_us, (idx, w) = best_of(lambda: q.soft_encode(ab), 10)
+    c_us = best_of.cpu
     idx = idx.permute(0, 2, 3, 1).reshape(-1, 5).numpy()
     w = w.permute(0, 2, 3, 1).reshape(-1, 5).double().numpy()
     o_us, o_ref = np.argsort(idx, 1), np.argsort(i_ref, 1)      # compare as sets of (bin, weight)
@@ -92,8 +108,10 @@ def bench_soft_encode(rows):
     _, d2 = q.knn(ab.double(), 5)
     d_err = float(np.abs(d2.permute(0, 2, 3, 1).reshape(-1, 5).sqrt().numpy() - d_ref).max())
     same = float((np.sort(idx, 1) == np.sort(i_ref, 1)).all(1).mean())
-    rows.append(("soft_encode 262,144 px, k=5", t_us * 1e3, "sklearn 5-NN + weights", t_ref * 1e3, w_err))
-    rows.append(("  (same, vs kneighbors alone)", t_us * 1e3, "sklearn kneighbors", t_knn * 1e3, d_err))
+    rows.append(("soft_encode 262,144 px, k=5", t_us * 1e3, "sklearn 5-NN + weights", t_ref * 1e3, w_err,
+                 c_ref / c_us))
+    rows.append(("  (same, vs kneighbors alone)", t_us * 1e3, "sklearn kneighbors", t_knn * 1e3, d_err,
+                 c_knn / c_us))
     return same
 
 
@@ -147,8 +165,10 @@ def bench_memory(rows):
     sp, de = res["sparse"], res["dense"]
     err = abs(sp["loss"] - de["loss"])
     mb = 1 / 2 ** 20
-    rows.append(("CE peak RSS rise fwd+bwd (MiB)", sp["peak"] * mb, "dense target CE", de["peak"] * mb, err))
-    rows.append(("CE saved for backward (MiB)", max(sp["saved"], 1) * mb, "dense target CE", de["saved"] * mb, err))
+    rows.append(("CE peak RSS rise fwd+bwd (MiB)", sp["peak"] * mb, "dense target CE", de["peak"] * mb, err,
+                 None))
+    rows.append(("CE saved for backward (MiB)", max(sp["saved"], 1) * mb, "dense target CE", de["saved"] * mb, err,
+                 None))
     return sp["logits"] * mb
 
 
@@ -158,12 +178,17 @@ def main():
     bench_rgb_to_lab(rows)
     same = bench_soft_encode(rows)
     logits_mib = bench_memory(rows)
-    head = f"{'measure':34s} {'colorlab':>11s}   {'reference':24s} {'ref':>11s} {'ratio':>8s}  {'max error':>9s}"
+    head = (f"{'measure':34s} {'colorlab':>11s}   {'reference':24s} {'ref':>11s} {'ratio':>8s} {'CPU ratio':>9s}"
+            f"  {'max error':>9s}")
     print(f"torch {torch.__version__}, {THREADS} threads, {os.cpu_count()} CPUs\n{head}\n{'-' * len(head)}")
-    for name, ours, ref_name, ref, err in rows:
+    for name, ours, ref_name, ref, err, cpu in rows:
         unit = "MiB" if "MiB" in name else "ms"
-        print(f"{name:34s} {ours:8.2f} {unit:>3s}   {ref_name:24s} {ref:8.2f} {unit:>3s} {ref / ours:7.1f}x  {err:9.2e}")
-    print(f"\nratio = reference / colorlab (higher is better). soft_encode: same 5 bins as sklearn for "
+        cpu = f"{cpu:8.1f}x" if cpu else f"{'-':>9s}"
+        print(f"{name:34s} {ours:8.2f} {unit:>3s}   {ref_name:24s} {ref:8.2f} {unit:>3s} {ref / ours:7.1f}x {cpu}"
+              f"  {err:9.2e}")
+    print(f"\nload average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (wall-time ratios suffer when it "
+          "exceeds the CPU count; the CPU ratio compares process CPU time, all threads).")
+    print(f"ratio = reference / colorlab (higher is better). soft_encode: same 5 bins as sklearn for "
           f"{same:.4%} of pixels (the rest are exact distance ties); weights compared as (bin, weight) sets.")
     print(f"memory: logits are {logits_mib:.1f} MiB; their gradient (same size) is a floor for any loss. "
           "The sparse loss keeps only a (B,1,H,W) log-partition for backward (plus indices/weights).")

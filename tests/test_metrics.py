@@ -10,6 +10,8 @@ from colorlab import metrics
 from colorlab.color import lab_to_rgb, rgb_to_lab
 from colorlab.quantize import ABQuantizer
 
+from test_quantize import _one_thread  # noqa: E402,F401  (autouse: one torch thread)
+
 
 def _images(n=3, size=32, seed=0):
     g = torch.Generator().manual_seed(seed)

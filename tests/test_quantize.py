@@ -11,6 +11,15 @@ from colorlab.color import rgb_to_lab
 from colorlab.quantize import ABQuantizer, soft_cross_entropy
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """One torch thread: on a shared 2-core machine two busy-waiting OpenMP threads crawl."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="module")
 def q():
     return ABQuantizer.from_gamut()
@@ -152,7 +161,8 @@ def test_decode_mean_mode_annealed_and_extreme_T(q):
     torch.testing.assert_close(q.decode(logits * 1e4, T=1e-30), mode)       # tiny T -> mode
     huge = q.decode(logits, T=1e30)                                          # huge T -> average
     torch.testing.assert_close(huge, q.centers.mean(0).view(1, 2, 1, 1).expand_as(huge), atol=1e-3, rtol=0)
-    for bad in (0.0, -1.0, float("nan")):
+    torch.testing.assert_close(q.decode(logits, T=torch.tensor(0.38)), q.decode(logits))
+    for bad in (0.0, -1.0, float("nan"), "warm", torch.tensor(-2.0)):
         with pytest.raises(ValueError, match="T"):
             q.decode(logits, T=bad)
 

@@ -40,16 +40,24 @@ def test_comparison_panels_metrics_and_in_place_updates(models):
     assert w.outputs["ground truth"].shape == (40, 40, 3)
 
 
+def _upload(name, content):
+    """What ipywidgets 8's FileUpload holds for one uploaded file."""
+    import datetime
+
+    return {"name": name, "type": "image/png", "size": len(content), "content": memoryview(content),
+            "last_modified": datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)}
+
+
 def test_upload_of_good_and_broken_files(models, tmp_path):
     from PIL import Image
 
     w = ModelComparison(models, images=_photos(), size=32, height=64)
     path = tmp_path / "mine.png"
     Image.fromarray(_photos()["gradient"]).convert("L").save(path)
-    w.upload.value = ({"name": "mine.png", "content": memoryview(path.read_bytes())},)
+    w.upload.value = (_upload("mine.png", path.read_bytes()),)
     assert w.image_picker.value == "upload: mine.png"
     assert "ground truth" not in w.outputs and w.metrics == {}  # a grey photo has no truth to score against
-    w.upload.value = ({"name": "broken.jpg", "content": memoryview(b"not an image")},)
+    w.upload.value = (_upload("broken.jpg", b"not an image"),)
     assert "broken.jpg" in w.status.value and w.image_picker.value == "upload: mine.png"
 
 

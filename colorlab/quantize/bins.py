@@ -288,8 +288,13 @@ class ABQuantizer(nn.Module):
         c = self.centers.to(logits.dtype if logits.is_floating_point() else torch.float32)
         if mode:
             return c[logits.argmax(1)].permute(0, 3, 1, 2)
-        if not (isinstance(T, (int, float)) and math.isfinite(T) or T == math.inf) or not T > 0:
+        try:
+            T_ = float(T)                       # int, float, numpy or 0-d tensor
+        except (TypeError, ValueError, RuntimeError):
+            T_ = math.nan
+        if not T_ > 0:                          # also rejects NaN
             raise ValueError(f"decode: temperature T must be a positive number, got {T!r}")
+        T = T_
         z = logits.float() - logits.float().amax(1, keepdim=True)
         p = torch.softmax(z / T, dim=1)
         return torch.einsum("bqhw,qc->bchw", p, c.float()).to(c.dtype)

@@ -1,0 +1,370 @@
+"""The command line: ``python -m colorlab {train, colorize, evaluate, compare, doctor}``.
+
+Every command has ``--help``. Mistakes in the arguments give one line ``colorlab CMD: error: ...``
+and exit code 2; failures while running give one line per problem and exit code 1 (set
+``COLORLAB_DEBUG=1`` for the full traceback). Wherever a checkpoint is taken, a shipped
+checkpoint's name ("mse", "class", "class-rebal", "gan", "fusion") works too.
+
+Examples
+--------
+.. code-block:: console
+
+    $ python -m colorlab train --model mse --data samples --size 64 --steps 50 --out runs/mse.ckpt
+    $ python -m colorlab colorize old_photos/ --model class-rebal --out coloured/
+    $ python -m colorlab evaluate --model class-rebal --data samples --size 64 --json
+    $ python -m colorlab compare --models mse,class-rebal,gan --data samples --out compare.png
+    $ python -m colorlab doctor
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+__all__ = ["main", "build_parser"]
+
+MODEL_NAMES = ("mse", "class", "class-rebal", "gan", "fusion")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``PROG: error: MESSAGE (see PROG --help)``, exit code 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _number(kind, name, minimum_exclusive=0):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
+        if not value > minimum_exclusive:
+            raise argparse.ArgumentTypeError(f"{name} must be > {minimum_exclusive}, got {text!r}")
+        return value
+    return parse
+
+
+_SIZE = _number(int, "size")
+_COUNT = _number(int, "the count")
+_TEMPERATURE = _number(float, "T")
+
+
+def _add_common(p, data=True, size=64):
+    if data:
+        p.add_argument("--data", required=True, metavar="SPEC",
+                       help="samples, cifar10, flowers102, places365, stl10 or folder:PATH")
+        p.add_argument("--root", default=None, help="where datasets live or download to")
+        p.add_argument("--limit", type=_COUNT, default=None, help="use only the first N images")
+    p.add_argument("--size", type=_SIZE, default=size, help=f"image size in pixels (default {size})")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``python -m colorlab`` argument parser (one sub-parser per command)."""
+    p = _Parser(prog="colorlab", description="Automatic image colourisation: train, colorize, "
+                "evaluate and compare models, and check your set-up.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    t = sub.add_parser("train", help="train a model (exact resume, progress bar)",
+                       description="Train a model; --steps is the total, so a resumed run continues "
+                       "up to it.")
+    t.add_argument("--model", required=True, choices=MODEL_NAMES)
+    _add_common(t)
+    t.add_argument("--split", default="train")
+    t.add_argument("--steps", type=_COUNT, required=True, help="total optimisation steps")
+    t.add_argument("--batch-size", type=_COUNT, default=32)
+    t.add_argument("--lr", type=_number(float, "lr"), default=None, help="default: per model kind")
+    t.add_argument("--out", default=None, metavar="CKPT", help="checkpoint (default runs/MODEL.ckpt)")
+    t.add_argument("--checkpoint-every", type=_COUNT, default=None, metavar="K")
+    t.add_argument("--resume", default=None, metavar="CKPT", help="continue this training checkpoint")
+    t.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
+                   help="mixed precision (default: on for CUDA)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--augment", action="store_true", help="random flips and crops")
+    t.add_argument("--pretrain-steps", type=int, default=0,
+                   help="gan: L1-only generator steps first (NoGAN recipe)")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    c = sub.add_parser("colorize", help="colour image files or folders at full resolution",
+                       description="Write DIR/<input stem>.png for every input image, at the input's "
+                       "full resolution. Inputs are never overwritten.")
+    c.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
+    c.add_argument("--model", required=True, metavar="NAME_OR_CKPT")
+    c.add_argument("--out", required=True, metavar="DIR")
+    c.add_argument("--size", type=_SIZE, default=None, help="prediction size (default: the model's)")
+    c.add_argument("-T", "--temperature", dest="T", type=_TEMPERATURE, default=None,
+                   help="annealed-mean temperature of classification models (paper: 0.38)")
+    c.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+
+    e = sub.add_parser("evaluate", help="PSNR, SSIM, AuC, colourfulness ... of a model",
+                       description="Print colorlab.metrics.evaluate's dict for a model on a dataset.")
+    e.add_argument("--model", required=True, metavar="NAME_OR_CKPT")
+    _add_common(e)
+    e.add_argument("--split", default="test")
+    e.add_argument("--batch-size", type=_COUNT, default=32)
+    e.add_argument("--json", action="store_true", help="print JSON")
+
+    m = sub.add_parser("compare", help="figure: grey, each model, truth",
+                       description="Draw one row per image: the grey input, each model, the truth.")
+    m.add_argument("--models", required=True, metavar="A,B,...")
+    _add_common(m)
+    m.add_argument("--split", default="test")
+    m.add_argument("--n", type=_COUNT, default=4, help="number of images (rows)")
+    m.add_argument("--out", required=True, metavar="FIG.png")
+
+    sub.add_parser("doctor", help="versions, device, Colab, data and checkpoints present",
+                   description="Report the environment: versions, device, Colab, data, checkpoints.")
+    return p
+
+
+def _load_data(args, split, **kw):
+    from colorlab.data import load_dataset
+    return load_dataset(args.data, root=args.root, split=split, size=args.size, limit=args.limit, **kw)
+
+
+def _load_model(spec, device):
+    from colorlab.models import load_checkpoint
+    return load_checkpoint(spec, map_location=device).to(device).eval()
+
+
+def cmd_train(args) -> int:
+    from colorlab.models import build
+    from colorlab.train import load_training_checkpoint, pick_device, train
+    out = Path(args.out or f"runs/{args.model}.ckpt")
+    data = _load_data(args, args.split, augment=args.augment)
+    if args.resume:
+        state = load_training_checkpoint(args.resume)
+        config = dict(state["model_config"])
+        if config.get("name") != args.model:
+            raise ValueError(f"{args.resume}: holds a {config.get('name')!r} model, not {args.model!r}")
+        model = build(**config)
+    else:
+        model = build(args.model)
+        if hasattr(model, "set_prior"):  # class-rebal: weights from this data's colour prior
+            model.set_prior(model.quantizer.prior(data))
+    options = {"pretrain_steps": args.pretrain_steps} if model.kind == "gan" else {}
+    history = train(model, data, args.steps, batch_size=args.batch_size, lr=args.lr,
+                    device=pick_device(args.device), amp=args.amp, seed=args.seed, out=out,
+                    checkpoint_every=args.checkpoint_every, resume=args.resume,
+                    progress=not args.no_progress, **options)
+    last = history[-1] if history else {}
+    print(f"wrote {out}: {args.model}, {args.steps} steps, loss {last.get('loss', float('nan')):.4g}, "
+          f"{last.get('images_per_s', 0):.0f} images/s")
+    return 0
+
+
+def _output_paths(files, out_dir):
+    """``{input: output}`` as ``DIR/<stem>.png``; repeated stems get ``-2``, ``-3`` ..."""
+    taken, result = set(), {}
+    for f in files:
+        stem, n = f.stem, 1
+        while (name := f"{stem}.png" if n == 1 else f"{stem}-{n}.png") in taken:
+            n += 1
+        taken.add(name)
+        result[f] = out_dir / name
+    return result
+
+
+def cmd_colorize(args) -> int:
+    from colorlab.io import list_images, read_image, save_image
+    from colorlab.train import pick_device
+    model = _load_model(args.model, pick_device(args.device))
+    if args.T is not None and hasattr(model, "T"):
+        model.T = args.T
+    failed, files = 0, []
+    for item in args.inputs:
+        try:
+            found = list_images(item)
+        except (OSError, ValueError) as e:
+            print(f"colorlab colorize: error: {e}", file=sys.stderr)
+            failed += 1
+            continue
+        if not found:
+            print(f"colorlab colorize: error: {item}: no images in this folder", file=sys.stderr)
+            failed += 1
+        files += found
+    out_dir = Path(args.out)
+    inputs = {f.resolve() for f in files}
+    done = 0
+    for src, dst in _output_paths(files, out_dir).items():
+        try:
+            if dst.resolve() in inputs:
+                raise ValueError(f"refusing to write {dst}: it is an input; choose another --out")
+            rgb = model.colorize_image(read_image(src), size=args.size)
+            out_dir.mkdir(parents=True, exist_ok=True)
+            save_image(dst, rgb)
+            print(f"{src} -> {dst}")
+            done += 1
+        except Exception as e:  # noqa: BLE001 - one line per broken input, the others go on
+            text = str(e) if str(src) in str(e) else f"{src}: {e}"
+            print(f"colorlab colorize: error: {text}", file=sys.stderr)
+            failed += 1
+    print(f"colorized {done} image(s) into {out_dir}" + (f"; {failed} failed" if failed else ""))
+    return 1 if failed else 0
+
+
+def cmd_evaluate(args) -> int:
+    from colorlab.metrics import evaluate
+    from colorlab.train import pick_device
+    model = _load_model(args.model, pick_device(args.device))
+    result = evaluate(model, _load_data(args, args.split), size=args.size, batch_size=args.batch_size)
+    if args.json:
+        plain = {k: v.item() if hasattr(v, "item") else v for k, v in result.items()}
+        print(json.dumps(plain, indent=2))
+    else:
+        for key, value in result.items():
+            print(f"{key:<20} {value:.4f}" if isinstance(value, float) else f"{key:<20} {value}")
+    return 0
+
+
+def comparison_figure(models: dict, data, n: int = 4):
+    """One row per image: grey input, each model's colours, the truth; as an RGB uint8 array.
+
+    Drawn by ``colorlab.viz.colorization_grid`` when available (a plain grid otherwise).
+
+    Parameters
+    ----------
+    models : dict
+        ``{title: model}``; each has ``colorize(L (B,1,S,S)) -> ab (B,2,S,S)``.
+    data : LabDataset
+        The first ``n`` images are drawn.
+
+    Returns
+    -------
+    numpy.ndarray of shape (H, W, 3), uint8 (the rendered figure)
+    """
+    import numpy as np
+    import torch
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    L = torch.stack([data[i][0] for i in range(n)]).float().cpu()
+    truth = torch.stack([data[i][1] for i in range(n)]).float().cpu()
+    preds = {}
+    with torch.inference_mode():
+        for title, model in models.items():
+            dev = next(model.parameters()).device
+            preds[title] = model.colorize(L.to(dev)).float().cpu()
+    try:
+        from colorlab.viz import colorization_grid
+    except ImportError:
+        colorization_grid = _plain_grid
+    fig = colorization_grid(L, preds, truth)
+    FigureCanvasAgg(fig).draw()
+    return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+
+
+def _plain_grid(L, preds, truth):
+    """Minimal stand-in for ``colorlab.viz.colorization_grid`` (grey, predictions, truth)."""
+    from matplotlib.figure import Figure
+
+    from colorlab.color import lab_to_rgb, merge_lab
+    cols = {"grey input": _grey_ab(L), **preds, "truth": truth}
+    fig = Figure(figsize=(1.6 * len(cols), 1.6 * len(L)), dpi=100)
+    axes = fig.subplots(len(L), len(cols), squeeze=False)
+    for j, (title, ab) in enumerate(cols.items()):
+        rgb = lab_to_rgb(merge_lab(L, ab)).permute(0, 2, 3, 1).numpy()
+        axes[0, j].set_title(title, fontsize=9)
+        for i in range(len(L)):
+            axes[i, j].imshow(rgb[i])
+            axes[i, j].axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def _grey_ab(L):
+    """Zero ab ``(B, 2, H, W)`` for L ``(B, 1, H, W)``: the grey image."""
+    return L.new_zeros((L.shape[0], 2, *L.shape[2:]))
+
+
+def cmd_compare(args) -> int:
+    from colorlab.io import save_image
+    from colorlab.train import pick_device
+    names = [n.strip() for n in args.models.split(",") if n.strip()]
+    if not names:
+        raise ValueError("--models: give at least one model name or checkpoint")
+    device = pick_device(args.device)
+    models = {Path(n).stem: _load_model(n, device) for n in names}
+    if len(models) < len(names):
+        raise ValueError(f"--models: names must differ, got {args.models!r}")
+    data = _load_data(args, args.split)
+    save_image(args.out, comparison_figure(models, data, n=min(args.n, len(data))))
+    print(f"wrote {args.out}: {len(names)} model(s) on {min(args.n, len(data))} image(s)")
+    return 0
+
+
+def doctor_report() -> str:
+    """Versions, device, Colab or not, data and checkpoints present, as printable lines."""
+    import importlib
+    import platform
+
+    import torch
+
+    import colorlab
+    lines = [f"colorlab {colorlab.__version__} at {Path(colorlab.__file__).parent}",
+             f"python {platform.python_version()} on {platform.platform()}"]
+    for name in ("torch", "torchvision", "numpy", "skimage", "PIL", "matplotlib", "tqdm",
+                 "ipywidgets"):
+        try:
+            version = getattr(importlib.import_module(name), "__version__", "?")
+        except ImportError:
+            version = "MISSING"
+        lines.append(f"  {name:<12} {version}")
+    from colorlab.train import pick_device
+    device = pick_device("auto")
+    gpu = torch.cuda.get_device_name(0) if device.type == "cuda" else "none"
+    lines += [f"device: {device} (CUDA {'yes' if torch.cuda.is_available() else 'no'}, GPU {gpu}, "
+              f"torch built for CUDA {torch.version.cuda or '-'})",
+              f"colab: {'yes' if 'google.colab' in sys.modules else 'no'}"]
+    repo = Path(colorlab.__file__).resolve().parents[1]
+    places = {"shared data": repo.parent / "shared" / "data", "datasets": repo / "datasets" / "cache"}
+    try:
+        from colorlab.data.cache import cache_dir
+        places["cache"] = cache_dir()
+    except ImportError:
+        lines.append("data: colorlab.data is not importable")
+    if os.environ.get("COLORLAB_CIFAR10_DIR"):
+        places["COLORLAB_CIFAR10_DIR"] = Path(os.environ["COLORLAB_CIFAR10_DIR"])
+    for label, path in places.items():
+        found = sorted(q.name for q in path.iterdir())[:8] if path.is_dir() else None
+        lines.append(f"data: {label} {path}: " + (", ".join(found) or "empty" if found is not None
+                                                    else "not found"))
+    shipped = sorted(q.stem for q in (repo / "colorlab" / "pretrained").glob("*.pt"))
+    runs = sorted(str(q) for q in Path("runs").glob("*.ckpt")) if Path("runs").is_dir() else []
+    lines += [f"checkpoints: shipped {', '.join(shipped) or 'none'}; runs/ {', '.join(runs) or 'none'}"]
+    return "\n".join(lines)
+
+
+def cmd_doctor(args) -> int:
+    print(doctor_report())
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "colorize": cmd_colorize, "evaluate": cmd_evaluate,
+            "compare": cmd_compare, "doctor": cmd_doctor}
+
+
+def main(argv=None) -> int:
+    """Run ``python -m colorlab ARGS``; returns the exit code (0 ok, 1 failure, 2 usage).
+
+    Examples
+    --------
+    >>> main(["train", "--model", "mse", "--data", "samples", "--size", "0", "--steps", "1"])
+    Traceback (most recent call last):
+    ...
+    SystemExit: 2
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print(f"colorlab {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # noqa: BLE001 - one clear line, not a traceback
+        if os.environ.get("COLORLAB_DEBUG"):
+            raise
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        print(f"colorlab {args.command}: error: {first}", file=sys.stderr)
+        return 1

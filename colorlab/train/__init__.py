@@ -1,0 +1,22 @@
+"""One training engine for every colorlab model, with exact resume and data parallelism.
+
+- :func:`train` -- regression, classification and GAN (incl. NoGAN) training: device choice,
+  mixed precision, channels-last, ``torch.compile``, progress bar, :class:`History`, atomic
+  checkpoints, exact resume, ``torchrun`` data parallel.
+- :func:`seed_everything`, :func:`pick_device`.
+- :func:`save_checkpoint` (atomic) and :func:`load_training_checkpoint` (``weights_only=True``).
+
+Examples
+--------
+>>> from colorlab.train import seed_everything, pick_device
+>>> seed_everything(0); pick_device("cpu")
+device(type='cpu')
+"""
+from colorlab.train.checkpoint import (CheckpointWriteError, load_training_checkpoint,
+                                       save_checkpoint)
+from colorlab.train.engine import NonFiniteLossError, train
+from colorlab.train.history import History
+from colorlab.train.runtime import pick_device, seed_everything
+
+__all__ = ["train", "seed_everything", "pick_device", "History", "save_checkpoint",
+           "load_training_checkpoint", "CheckpointWriteError", "NonFiniteLossError"]

@@ -1,0 +1,70 @@
+"""The record of a training run: one row per logged step.
+
+Examples
+--------
+>>> h = History([{"step": 10, "loss": 0.5}, {"step": 20, "loss": 0.25}])
+>>> h.to_dict()["loss"]
+[0.5, 0.25]
+>>> h.last("loss")
+0.25
+"""
+from __future__ import annotations
+
+import importlib
+
+__all__ = ["History"]
+
+
+class History(list):
+    """A list of dict rows: ``step``, ``loss``, ``lr``, ``images_per_s`` and, for a GAN,
+    ``d_loss``, ``g_adv`` and ``g_l1``. Losses are means over the steps since the previous row.
+    """
+
+    def to_dict(self) -> dict:
+        """Columns: ``{key: [value per row]}`` (``None`` where a row lacks the key), JSON-able."""
+        keys = []
+        for row in self:
+            keys += [k for k in row if k not in keys]
+        return {k: [row.get(k) for row in self] for k in keys}
+
+    def last(self, key: str = "loss"):
+        """The most recent value of ``key`` (None if never logged)."""
+        for row in reversed(self):
+            if key in row:
+                return row[key]
+        return None
+
+    def plot(self, keys=("loss", "d_loss")):
+        """Plot losses against steps with ``colorlab.viz.training_curves`` (own plot without it).
+
+        Parameters
+        ----------
+        keys : sequence of str
+            Columns to draw; those never logged are skipped.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            One panel per key.
+
+        Examples
+        --------
+        >>> fig = History([{"step": 10, "loss": 0.5}, {"step": 20, "loss": 0.25}]).plot()
+        >>> [ax.get_title() for ax in fig.axes]
+        ['loss']
+        """
+        rows = [dict(r) for r in self]
+        keys = [k for k in keys if any(k in r for r in rows)]
+        try:
+            viz = importlib.import_module("colorlab.viz")
+        except ImportError:
+            viz = None
+        if viz is not None and hasattr(viz, "training_curves"):
+            return viz.training_curves(rows, keys=keys)
+        from matplotlib.figure import Figure
+        fig = Figure(figsize=(4 * max(len(keys), 1), 3))
+        for ax, key in zip(fig.subplots(1, max(len(keys), 1), squeeze=False)[0], keys):
+            ax.plot(*zip(*[(r["step"], r[key]) for r in rows if key in r]))
+            ax.set_title(key)
+            ax.set_xlabel("step")
+        return fig

@@ -1,0 +1,243 @@
+"""One training step per model kind: regression, classification, GAN (with the NoGAN recipe).
+
+Each task owns its optimisers (and schedulers) and turns a batch ``L (B,1,H,W)`` in [0, 100],
+``ab (B,2,H,W)`` in Lab units into one optimisation step, returning its losses. The engine
+(:func:`colorlab.train.train`) handles devices, precision, data order, logging and checkpoints.
+
+Default optimisers (Adam throughout; override ``lr`` with ``train(..., lr=...)``):
+
+==============  =========================================================================
+kind            losses and defaults
+==============  =========================================================================
+regression      MSE between ``model(L)`` and normalised ab (ab / 110); lr 1e-3.
+classification  ab avg-pooled to the logits' size, soft-encoded (``k=5``, ``sigma=5``), soft
+                cross-entropy; class-rebalancing pixel weights when the model has
+                ``class_weights``; lr 3e-4, betas (0.9, 0.99) (Zhang et al. use 3e-5 for the
+                32M-parameter net; small course nets train well at 3e-4).
+gan             pix2pix: ``discriminator(L, ab / 110)`` with BCE-with-logits, G with adversarial
+                + 100 x L1; Adam 2e-4, betas (0.5, 0.999) for both (or ``model.recipe``). ``pretrain_steps`` of L1-only
+                generator training come first (NoGAN / DeOldify recipe).
+==============  =========================================================================
+
+Options (``train(..., **kind_options)``): ``schedule=None|"cosine"``, ``weight_decay``; for
+classification ``k``, ``sigma``, ``rebalance`` (default True), ``prior`` (``(Q,)``, passed to
+``model.set_prior`` first); for GAN ``l1_weight`` (100), ``pretrain_steps`` (0).
+
+Examples
+--------
+>>> task = make_task(model, steps=100, lr=None)         # doctest: +SKIP
+>>> losses = task.step(0, L, ab, autocast, scaler)     # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import contextlib
+import warnings
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from colorlab.color import normalize_ab
+
+__all__ = ["make_task", "RegressionTask", "ClassificationTask", "GanTask"]
+
+
+def _update(loss, optimizer, scaler) -> None:
+    """zero_grad, (scaled) backward, (scaled) step. The engine calls ``scaler.update()`` once."""
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+
+
+@contextlib.contextmanager
+def _frozen(module: nn.Module):
+    """Temporarily stop gradients into ``module``'s parameters."""
+    params = [p for p in module.parameters() if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
+
+
+class _Task:
+    """Shared plumbing: optimisers per trained module, optional schedule, module wrapping."""
+
+    kind = ""
+    lr = 1e-3
+    betas = (0.9, 0.999)
+    options: tuple = ()
+
+    def __init__(self, model, steps: int, lr=None, schedule=None, weight_decay=0.0, **opts):
+        unknown = set(opts) - set(self.options)
+        if unknown:
+            raise TypeError(f"train(): unknown option(s) {sorted(unknown)} for a {self.kind} model; "
+                            f"allowed: {sorted(self.options + ('schedule', 'weight_decay'))}")
+        if schedule not in (None, "cosine"):
+            raise ValueError(f"train(): schedule must be None or 'cosine', got {schedule!r}")
+        self.model = model
+        self.lr = float(lr if lr is not None else self.lr)
+        if not self.lr > 0:
+            raise ValueError(f"train(): lr must be positive, got {lr!r}")
+        self.configure(**opts)
+        self.optimizers = {name: torch.optim.Adam(m.parameters(), lr=self.lr, betas=self.betas,
+                                                  weight_decay=weight_decay)
+                           for name, m in self.modules().items()}
+        self.schedulers = {}
+        if schedule == "cosine":
+            self.schedulers = {name: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+                               for name, opt in self.optimizers.items()}
+        self.options_used = {"schedule": schedule, "weight_decay": weight_decay,
+                             **{k: v for k, v in opts.items() if k != "prior"}}
+        self.run = self.modules()
+
+    def configure(self, **opts) -> None:
+        """Read the kind-specific options."""
+
+    def modules(self) -> dict:
+        """The trained modules by name (each gets one optimiser)."""
+        return {"model": self.model}
+
+    def wrap(self, fn) -> None:
+        """Replace the modules used in steps by ``fn(module)`` (DDP, torch.compile)."""
+        self.run = {name: fn(m) for name, m in self.modules().items()}
+
+    def current_lr(self) -> float:
+        return float(next(iter(self.optimizers.values())).param_groups[0]["lr"])
+
+    def step(self, step, L, ab, autocast, scaler) -> dict:
+        """One optimisation step on a batch; returns ``{"loss": detached scalar}``."""
+        with autocast():
+            out = self.run["model"](L)
+        loss = self.loss(out.float(), ab.float())
+        _update(loss, self.optimizers["model"], scaler)
+        return {"loss": loss.detach()}
+
+    def after_step(self) -> None:
+        with warnings.catch_warnings():  # a GAN's D optimiser does not step during NoGAN warm-up
+            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
+            for s in self.schedulers.values():
+                s.step()
+
+
+class RegressionTask(_Task):
+    """MSE on normalised ab: ``mean((model(L) - ab / 110) ** 2)``."""
+
+    kind = "regression"
+
+    def loss(self, pred, ab):
+        """``pred (B,2,H,W)`` normalised ab vs ``ab (B,2,H,W)`` in Lab units -> MSE."""
+        return F.mse_loss(pred, normalize_ab(ab))
+
+
+class ClassificationTask(_Task):
+    """Soft-encoded cross-entropy on ab bins at the logits' resolution (optionally rebalanced)."""
+
+    kind = "classification"
+    lr = 3e-4
+    betas = (0.9, 0.99)
+    options = ("k", "sigma", "rebalance", "prior")
+
+    def configure(self, k=5, sigma=5.0, rebalance=True, prior=None) -> None:
+        from colorlab.quantize import soft_cross_entropy
+        self.soft_cross_entropy = soft_cross_entropy
+        self.k, self.sigma, self.rebalance = int(k), float(sigma), bool(rebalance)
+        if prior is not None:
+            self.model.set_prior(torch.as_tensor(prior))
+
+    def pixel_weights(self, ab_small):
+        """``(B, H, W)`` weights of each pixel's nearest bin, or None without class weights."""
+        model = self.model
+        if not self.rebalance or getattr(model, "class_weights", None) is None:
+            return None
+        if hasattr(model, "pixel_weights"):
+            return model.pixel_weights(ab_small)
+        idx = model.quantizer.hard_encode(ab_small)
+        return model.class_weights.to(idx.device)[idx]
+
+    def loss(self, logits, ab):
+        """``logits (B,Q,h,w)`` vs ``ab (B,2,H,W)`` avg-pooled to ``(h, w)`` and soft-encoded."""
+        ab_small = F.adaptive_avg_pool2d(ab, logits.shape[-2:])
+        idx, w = self.model.quantizer.soft_encode(ab_small, k=self.k, sigma=self.sigma)
+        return self.soft_cross_entropy(logits, idx, w, pixel_weights=self.pixel_weights(ab_small))
+
+
+class GanTask(_Task):
+    """pix2pix: ``discriminator(L, ab / 110)`` PatchGAN logits with BCE, generator adversarial +
+    ``l1_weight`` x L1; the first ``pretrain_steps`` train the generator on L1 alone (NoGAN).
+    Defaults come from ``model.recipe`` when the model has one (pix2pix: 100, 2e-4, (0.5, 0.999)).
+    """
+
+    kind = "gan"
+    lr = 2e-4
+    betas = (0.5, 0.999)
+    options = ("l1_weight", "pretrain_steps")
+
+    def __init__(self, model, steps, lr=None, **opts):
+        recipe = dict(getattr(model, "recipe", {}) or {})
+        self.lr, self.betas = recipe.get("lr", self.lr), tuple(recipe.get("betas", self.betas))
+        self.default_l1 = float(recipe.get("l1_weight", 100.0))
+        super().__init__(model, steps, lr=lr, **opts)
+
+    def configure(self, l1_weight=None, pretrain_steps=0) -> None:
+        self.l1_weight = self.default_l1 if l1_weight is None else float(l1_weight)
+        self.pretrain_steps = int(pretrain_steps)
+        if self.pretrain_steps < 0:
+            raise ValueError(f"train(): pretrain_steps must be >= 0, got {pretrain_steps!r}")
+
+    def modules(self) -> dict:
+        return {"generator": self.model.generator, "discriminator": self.model.discriminator}
+
+    def step(self, step, L, ab, autocast, scaler) -> dict:
+        G, D = self.run["generator"], self.run["discriminator"]
+        real = normalize_ab(ab).float()
+        with autocast():
+            fake = G(L)
+        fake = fake.float()
+        l1 = F.l1_loss(fake, real)
+        if step < self.pretrain_steps:  # NoGAN: the L1 term alone (same scale as later)
+            loss = self.l1_weight * l1
+            _update(loss, self.optimizers["generator"], scaler)
+            return {"loss": loss.detach(), "g_l1": l1.detach()}
+        # One discriminator call on real and fake pairs together (one DDP forward per backward).
+        with autocast():
+            logits = D(torch.cat([L, L]), torch.cat([real, fake.detach()]))
+        d_real, d_fake = logits.float().chunk(2)
+        d_loss = 0.5 * (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
+                        + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
+        _update(d_loss, self.optimizers["discriminator"], scaler)
+        # The generator's adversarial term goes through the plain (frozen) discriminator: no
+        # discriminator gradients are wanted, so none need averaging across processes.
+        plain_d = self.model.discriminator
+        with _frozen(plain_d), autocast():
+            g_logits = plain_d(L, fake).float()
+        g_adv = F.binary_cross_entropy_with_logits(g_logits, torch.ones_like(g_logits))
+        g_loss = g_adv + self.l1_weight * l1
+        _update(g_loss, self.optimizers["generator"], scaler)
+        return {"loss": g_loss.detach(), "g_adv": g_adv.detach(), "g_l1": l1.detach(),
+                "d_loss": d_loss.detach()}
+
+
+_TASKS = {t.kind: t for t in (RegressionTask, ClassificationTask, GanTask)}
+
+
+def make_task(model, steps: int, lr=None, **options) -> _Task:
+    """The task for ``model.kind`` ("regression", "classification" or "gan").
+
+    Parameters
+    ----------
+    model : ColorizationModel
+        Anything with ``.kind``; GAN models also need ``.generator`` and ``.discriminator``.
+    steps : int
+        Total steps (for the cosine schedule).
+    lr : float, optional
+        Learning rate; default per kind (module docstring).
+    **options
+        Kind options (module docstring); unknown names raise ``TypeError``.
+    """
+    kind = getattr(model, "kind", None)
+    if kind not in _TASKS:
+        raise ValueError(f"train(): model.kind must be one of {sorted(_TASKS)}, got {kind!r}")
+    return _TASKS[kind](model, steps=steps, lr=lr, **options)

@@ -1,0 +1,160 @@
+"""``python -m colorlab``: help, one-line argument errors, broken inputs, never overwriting inputs."""
+import hashlib
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import _cli_doubles
+from colorlab.cli import main
+from colorlab.train import load_training_checkpoint
+
+ROOT = _cli_doubles.Path(_cli_doubles.__file__).resolve().parents[1]
+COMMANDS = ["train", "colorize", "evaluate", "compare", "doctor"]
+
+
+@pytest.fixture(autouse=True)
+def doubles(monkeypatch):
+    _cli_doubles.install(monkeypatch)
+    torch.set_num_threads(1)
+
+
+@pytest.fixture
+def spec(tmp_path):
+    """A model for --model: a real small checkpoint when colorlab.models is there, else the double."""
+    import colorlab.models as cm
+    if not hasattr(cm, "checkpoint_payload"):
+        return "tiny"
+    path = tmp_path / "mse.ckpt"
+    torch.save(cm.checkpoint_payload(cm.build("mse")), path)
+    return str(path)
+
+
+def digest(folder):
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+def photos(folder):
+    folder.mkdir()
+    Image.fromarray(np.full((7, 11, 3), 90, np.uint8)).save(folder / "good one.png")
+    Image.fromarray(np.full((20, 5), 200, np.uint8)).save(folder / "grey_ü.jpg")
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "text.png").write_text("not an image")
+    return folder
+
+
+def test_python_dash_m_colorlab_help_lists_every_command():
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-m", "colorlab", "--help"], capture_output=True, text=True,
+                         env=env, timeout=60)
+    assert out.returncode == 0 and all(c in out.stdout for c in COMMANDS)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as e:
+        main([command, "--help"])
+    assert e.value.code == 0 and f"usage: colorlab {command}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--model", "mse", "--data", "samples", "--steps", "3", "--size", "0"], "size must be > 0"),
+    (["train", "--model", "mse", "--data", "samples", "--steps", "3", "--size", "-4"], "size must be > 0"),
+    (["train", "--model", "mse", "--data", "samples", "--steps", "3", "--size", "big"],
+     "size must be a number, got 'big'"),
+    (["train", "--model", "unet", "--data", "samples", "--steps", "3"], "invalid choice: 'unet'"),
+    (["train", "--model", "mse", "--data", "samples", "--steps", "0"], "must be > 0"),
+    (["colorize", "a.png", "--model", "mse", "--out", "o", "-T", "0"], "T must be > 0, got '0'"),
+    (["colorize", "a.png", "--model", "mse", "--out", "o", "-T", "-1"], "T must be > 0"),
+    (["evaluate", "--model", "mse", "--data", "samples", "--size", "1.5"], "size must be a number"),
+    (["compare", "--models", "mse", "--data", "samples"], "required: --out"),
+    (["fly"], "invalid choice: 'fly'"),
+])
+def test_bad_arguments_give_one_line_and_exit_2(argv, message, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and message in err and err.count("\n") == 1, err
+
+
+def test_colorize_folder_with_broken_files(tmp_path, capsys, spec):
+    src = photos(tmp_path / "old photos")
+    before = digest(src)
+    code = main(["colorize", str(src), str(tmp_path / "missing.jpg"), "--model", spec,
+                 "--out", str(tmp_path / "out")])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good one.png", "grey_ü.png"]
+    assert np.asarray(Image.open(tmp_path / "out" / "grey_ü.png")).shape == (20, 5, 3)  # full size
+    lines = err.strip().splitlines()
+    assert len(lines) == 3 and all(line.startswith("colorlab colorize: error: ") for line in lines)
+    assert any("empty.jpg" in line for line in lines) and any("text.png" in line for line in lines)
+    assert any("missing.jpg" in line for line in lines)
+    assert "colorized 2 image(s)" in out and "3 failed" in out
+    assert digest(src) == before
+
+
+def test_colorize_never_writes_over_an_input(tmp_path, capsys, spec):
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(folder / "a.png")
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(folder / "b.jpg")
+    before = digest(folder)
+    code = main(["colorize", str(folder), "--model", spec, "--out", str(folder)])
+    err = capsys.readouterr().err
+    assert code == 1 and "refusing to write" in err and "a.png" in err
+    assert digest(folder) == {**before, "b.png": digest(folder)["b.png"]}  # inputs untouched
+
+
+def test_colorize_same_stem_twice_gets_distinct_outputs(tmp_path, spec):
+    for sub in ("x", "y"):
+        (tmp_path / sub).mkdir()
+        Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / sub / "p.png")
+    assert main(["colorize", str(tmp_path / "x"), str(tmp_path / "y"), "--model", spec,
+                 "--out", str(tmp_path / "o")]) == 0
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["p-2.png", "p.png"]
+
+
+def test_unknown_model_name_is_one_clear_line(tmp_path, capsys):
+    code = main(["evaluate", "--model", "nope", "--data", "samples"])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1 and "nope" in err
+
+
+def test_evaluate_json_prints_the_metrics_dict(capsys, spec):
+    assert main(["evaluate", "--model", spec, "--data", "samples", "--size", "32", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert {"psnr", "ssim", "auc", "auc_rebalanced", "colorfulness", "colorfulness_gt",
+            "colorfulness_ratio", "chroma_ratio", "n_images"} <= set(result)
+
+
+def test_compare_draws_grey_models_truth(tmp_path, spec):
+    fig, ckpt = tmp_path / "cmp.png", tmp_path / "mine.ckpt"
+    ckpt.write_bytes(b"stand-in" if spec == "tiny" else open(spec, "rb").read())
+    assert main(["compare", "--models", f"{spec},{ckpt}", "--data", "samples", "--size", "32",
+                 "--n", "3", "--out", str(fig)]) == 0
+    h, w, _ = np.asarray(Image.open(fig)).shape
+    assert w > 1.2 * h  # 4 columns (grey, model, mine, truth) by 3 rows
+
+
+def test_train_then_resume_to_the_total_steps(tmp_path, capsys):
+    ckpt = tmp_path / "m.ckpt"
+    args = ["train", "--model", "mse", "--data", "samples", "--size", "32", "--batch-size", "4",
+            "--out", str(ckpt), "--checkpoint-every", "2", "--device", "cpu", "--no-progress"]
+    assert main(args + ["--steps", "4"]) == 0
+    assert main(args + ["--steps", "6", "--resume", str(ckpt)]) == 0
+    assert load_training_checkpoint(ckpt)["step"] == 6
+    assert "wrote" in capsys.readouterr().out
+    code = main(["train", "--model", "gan", "--data", "samples", "--steps", "7", "--resume", str(ckpt)])
+    assert code == 1 and "holds a 'mse' model" in capsys.readouterr().err
+
+
+def test_doctor_reports_versions_device_colab_data_checkpoints(capsys):
+    assert main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    assert all(word in out for word in ("torch", "device:", "colab:", "data:", "checkpoints:"))
