@@ -58,6 +58,8 @@ def _add_common(p, data=True, size=64):
                        help="samples, cifar10, flowers102, places365, stl10 or folder:PATH")
         p.add_argument("--root", default=None, help="where datasets live or download to")
         p.add_argument("--limit", type=_COUNT, default=None, help="use only the first N images")
+        p.add_argument("--download", action="store_true",
+                       help="let torchvision download a missing dataset (checksum-verified)")
     p.add_argument("--size", type=_SIZE, default=size, help=f"image size in pixels (default {size})")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
 
@@ -86,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--augment", action="store_true", help="random flips and crops")
     t.add_argument("--pretrain-steps", type=int, default=0,
                    help="gan: L1-only generator steps first (NoGAN recipe)")
+    t.add_argument("--lam", type=_number(float, "lam", minimum_exclusive=-1), default=None, metavar="LAMBDA",
+                   help="class-rebal: mix of the colour prior with uniform, in [0, 1] (default 0.5, "
+                        "as in Zhang et al.; smaller rebalances harder)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     c = sub.add_parser("colorize", help="colour image files or folders at full resolution",
@@ -122,7 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _load_data(args, split, **kw):
     from colorlab.data import load_dataset
-    return load_dataset(args.data, root=args.root, split=split, size=args.size, limit=args.limit, **kw)
+    return load_dataset(args.data, root=args.root, split=split, size=args.size, limit=args.limit,
+                        download=args.download, **kw)
 
 
 def _load_model(spec, device):
@@ -142,7 +148,11 @@ def cmd_train(args) -> int:
             raise ValueError(f"{args.resume}: holds a {config.get('name')!r} model, not {args.model!r}")
         model = build(**config)
     else:
-        model = build(args.model)
+        if args.lam is not None and args.model != "class-rebal":
+            raise ValueError(f"--lam applies to class-rebal only, not {args.model!r}")
+        if args.lam is not None and not 0 <= args.lam <= 1:
+            raise ValueError(f"--lam must be in [0, 1], got {args.lam}")
+        model = build(args.model, **({} if args.lam is None else {"lam": args.lam}))
         if hasattr(model, "set_prior"):  # class-rebal: weights from this data's colour prior
             model.set_prior(model.quantizer.prior(data))
     options = {"pretrain_steps": args.pretrain_steps} if model.kind == "gan" else {}

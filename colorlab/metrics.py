@@ -17,6 +17,7 @@ Examples
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -171,10 +172,16 @@ def auc_ab(pred_ab: torch.Tensor, true_ab: torch.Tensor, max_threshold: int = 15
     return num / den
 
 
+@functools.lru_cache(maxsize=1)
+def _gamut_quantizer():
+    """``ABQuantizer.from_gamut()``, built once per process (it takes seconds)."""
+    from colorlab.quantize import ABQuantizer
+    return ABQuantizer.from_gamut()
+
+
 def _rebalanced_pixel_weights(true_ab, quantizer, prior):
     if quantizer is None:
-        from colorlab.quantize import ABQuantizer
-        quantizer = ABQuantizer.from_gamut()
+        quantizer = _gamut_quantizer()
     quantizer = quantizer.to(true_ab.device)
     if prior is None:
         prior = quantizer.prior(true_ab)
@@ -325,8 +332,7 @@ def evaluate(model, images, size: int = 64, batch_size: int = 32, quantizer=None
     """
     lab = _lab_images(images, size).detach().cpu().float()
     if quantizer is None:
-        from colorlab.quantize import ABQuantizer
-        quantizer = ABQuantizer.from_gamut()
+        quantizer = _gamut_quantizer()
     quantizer = quantizer.cpu()
     if prior is None:
         prior = quantizer.prior(lab[:, 1:])

@@ -107,7 +107,7 @@ def prepare_image(image, size: int) -> torch.Tensor:
             raise ValueError(f"prepare_image: an array must have shape (H, W, 3), got {a.shape}")
         if a.dtype != np.uint8 and a.dtype.kind != "f":
             raise TypeError(f"prepare_image: expected uint8 or float in [0, 1], got {a.dtype}")
-        t = torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)
+        t = torch.from_numpy(np.ascontiguousarray(a) if a.flags.writeable else np.array(a)).permute(2, 0, 1)
     return prepare_batch(t[None], size)[0]
 
 
@@ -149,4 +149,4 @@ def sample_photos(names=None) -> dict[str, np.ndarray]:
     unknown = [n for n in names if n not in SAMPLE_PHOTOS]
     if unknown:
         raise ValueError(f"unknown sample photo(s) {unknown}; choose from {list(SAMPLE_PHOTOS)}")
-    return {n: np.ascontiguousarray(_load_sample(n), dtype=np.uint8) for n in names}
+    return {n: np.array(_load_sample(n), dtype=np.uint8, order="C") for n in names}   # writable copies
