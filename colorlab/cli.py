@@ -110,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(e)
     e.add_argument("--split", default="test")
     e.add_argument("--batch-size", type=_COUNT, default=32)
+    e.add_argument("--predict-size", type=_SIZE, default=None, metavar="P",
+                   help="run the model at P pixels and upsample its ab to --size (as colorize does)")
     e.add_argument("--json", action="store_true", help="print JSON")
 
     m = sub.add_parser("compare", help="figure: grey, each model, truth",
@@ -220,7 +222,8 @@ def cmd_evaluate(args) -> int:
     from colorlab.metrics import evaluate
     from colorlab.train import pick_device
     model = _load_model(args.model, pick_device(args.device))
-    result = evaluate(model, _load_data(args, args.split), size=args.size, batch_size=args.batch_size)
+    result = evaluate(model, _load_data(args, args.split), size=args.size, batch_size=args.batch_size,
+                      predict_size=args.predict_size)
     if args.json:
         plain = {k: v.item() if hasattr(v, "item") else v for k, v in result.items()}
         print(json.dumps(plain, indent=2))

@@ -288,16 +288,24 @@ def _lab_images(images, size: int) -> torch.Tensor:
     return rgb_to_lab(torch.stack([prepare_image(im, size) for im in images]))
 
 
-def _predict(model, L):
+def _predict(model, L, predict_size=None):
+    """ab for L; with ``predict_size``, predicted on L resized to it and upsampled back (bilinear)."""
     fn = model.colorize if hasattr(model, "colorize") else model
     device = L.device
     if isinstance(model, torch.nn.Module):
         p = next(iter(model.parameters()), None)
         device = p.device if p is not None else device
+    size = tuple(L.shape[-2:])
+    if predict_size is not None and size != (predict_size, predict_size):
+        small = torch.nn.functional.interpolate(L, size=(predict_size, predict_size), mode="bilinear",
+                                                align_corners=False, antialias=True)
+        ab = fn(small.to(device)).detach().float().cpu()
+        return torch.nn.functional.interpolate(ab, size=size, mode="bilinear", align_corners=False)
     return fn(L.to(device)).detach().float().cpu()
 
 
-def evaluate(model, images, size: int = 64, batch_size: int = 32, quantizer=None, prior=None) -> dict:
+def evaluate(model, images, size: int = 64, batch_size: int = 32, quantizer=None, prior=None,
+             predict_size: int | None = None) -> dict:
     """Colourise ``images`` with ``model`` from their L and score the result against the truth.
 
     Parameters
@@ -314,6 +322,10 @@ def evaluate(model, images, size: int = 64, batch_size: int = 32, quantizer=None
         Bins for the rebalanced AuC (default: :meth:`ABQuantizer.from_gamut`).
     prior : torch.Tensor (Q,), optional
         Prior for the rebalanced AuC; by default the prior of the evaluated ground truth.
+    predict_size : int, optional
+        Run the model on L resized to this size and upsample its ab to ``size`` (bilinear), as
+        ``colorize_image`` does: the score of a model used at its working resolution on larger
+        images. Default: the model runs at ``size`` itself.
 
     Returns
     -------
@@ -330,6 +342,9 @@ def evaluate(model, images, size: int = 64, batch_size: int = 32, quantizer=None
     >>> r["n_images"], r["chroma_ratio"], round(r["colorfulness"], 1)
     (3, 0.0, 0.0)
     """
+    if predict_size is not None and (isinstance(predict_size, bool) or not isinstance(predict_size, int)
+                                     or predict_size < 1):
+        raise ValueError(f"evaluate: predict_size must be a positive integer, got {predict_size!r}")
     lab = _lab_images(images, size).detach().cpu().float()
     if quantizer is None:
         quantizer = _gamut_quantizer()
@@ -345,7 +360,7 @@ def evaluate(model, images, size: int = 64, batch_size: int = 32, quantizer=None
         with torch.no_grad():
             for s in range(0, len(lab), batch_size):
                 L, true_ab = lab[s:s + batch_size, :1], lab[s:s + batch_size, 1:]
-                pred_ab = _predict(model, L)
+                pred_ab = _predict(model, L, predict_size)
                 pred_rgb = lab_to_rgb(merge_lab(L, pred_ab)).double()
                 true_rgb = lab_to_rgb(lab[s:s + batch_size]).double()
                 per_image["psnr"].append(_psnr_per_image(pred_rgb, true_rgb))

@@ -157,3 +157,18 @@ def test_evaluate_raw_arrays_use_prepare_image():
     lab = rgb_to_lab(torch.stack([data.prepare_image(im, 16) for im in imgs]))
     assert math.isclose(r["colorfulness_gt"], metrics.colorfulness(lab_to_rgb(lab)), rel_tol=1e-5)
     assert r["colorfulness"] < 0.01  # ab = 0 is grey up to Lab -> sRGB rounding
+
+
+def test_evaluate_predict_size_runs_the_model_small_and_upsamples():
+    lab = torch.cat([torch.full((2, 1, 16, 16), 60.0), torch.randn(2, 2, 16, 16) * 20], 1)
+    seen = []
+
+    def constant(L):
+        seen.append(tuple(L.shape[-2:]))
+        return torch.full((L.shape[0], 2, *L.shape[2:]), 10.0)
+
+    r = metrics.evaluate(constant, lab, predict_size=8)
+    assert seen == [(8, 8)] and r["n_images"] == 2
+    assert r == metrics.evaluate(constant, lab)  # a constant ab upsamples to itself
+    with pytest.raises(ValueError, match="predict_size"):
+        metrics.evaluate(constant, lab, predict_size=0)
