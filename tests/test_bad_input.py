@@ -82,10 +82,15 @@ def test_colorize_image_gives_full_resolution_rgb_for_every_readable_case(inputs
 
 def test_a_thin_strip_is_predicted_at_a_bounded_size(inputs, model, monkeypatch):
     seen, original = [], model.colorize
-    monkeypatch.setattr(model, "colorize", lambda L: seen.append(tuple(L.shape)) or original(L))
+
+    def colorize(L):  # fail before the model runs: 256 x 426,667 pixels would take over 18 GB
+        seen.append(tuple(L.shape))
+        assert L.shape[-2] * L.shape[-1] <= 4 * 256 * 256, f"prediction of {tuple(L.shape)} pixels"
+        return original(L)
+    monkeypatch.setattr(model, "colorize", colorize)
     strip = read_image(inputs.mixed / "3x5000.png")
     assert model.colorize_image(strip, size=256).shape == (3, 5000, 3)
-    assert seen == [(1, 1, 1, 1024)]  # long side capped at 4 x size: not 256 x 426,667 pixels
+    assert seen == [(1, 1, 1, 1024)]  # long side capped at 4 x size
 
 
 def test_a_thin_strip_is_prepared_from_its_centre_without_resizing_all_of_it(inputs):
