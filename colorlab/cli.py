@@ -2,8 +2,11 @@
 
 Every command has ``--help``. Mistakes in the arguments give one line ``colorlab CMD: error: ...``
 and exit code 2; failures while running give one line per problem and exit code 1 (set
-``COLORLAB_DEBUG=1`` for the full traceback). Wherever a checkpoint is taken, a shipped
-checkpoint's name ("mse", "class", "class-rebal", "gan", "fusion") works too.
+``COLORLAB_DEBUG=1`` for the full traceback). A broken input never stops the others: ``colorize``
+writes every image it can read and ``evaluate`` scores every readable image of a folder, then each
+names the files that failed and exits with 1. Input files are only ever read. Wherever a
+checkpoint is taken, a shipped checkpoint's name ("mse", "class", "class-rebal", "gan", "fusion")
+works too.
 
 Examples
 --------
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -41,6 +45,8 @@ def _number(kind, name, minimum_exclusive=0):
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{name} must be a finite number, got {text!r}")
         if not value > minimum_exclusive:
             raise argparse.ArgumentTypeError(f"{name} must be > {minimum_exclusive}, got {text!r}")
         return value
@@ -127,10 +133,24 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _load_data(args, split, **kw):
-    from colorlab.data import load_dataset
-    return load_dataset(args.data, root=args.root, split=split, size=args.size, limit=args.limit,
-                        download=args.download, **kw)
+def _load_data(args, split, command, level="warning", **kw):
+    """``load_dataset`` from the arguments, printing ``colorlab COMMAND: LEVEL: skipped ...`` for each
+    unreadable image of a folder (left out of the data); returns ``(data, number skipped)``."""
+    import warnings
+
+    from colorlab.data import ImageSkippedWarning, load_dataset
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ImageSkippedWarning)
+        data = load_dataset(args.data, root=args.root, split=split, size=args.size, limit=args.limit,
+                            download=args.download, **kw)
+    skipped = [w for w in caught if issubclass(w.category, ImageSkippedWarning)]
+    for w in caught:
+        if w in skipped:
+            print(f"colorlab {command}: {level}: {str(w.message).replace('skipping', 'skipped', 1)}",
+                  file=sys.stderr)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return data, len(skipped)
 
 
 def _load_model(spec, device):
@@ -142,7 +162,7 @@ def cmd_train(args) -> int:
     from colorlab.models import build
     from colorlab.train import load_training_checkpoint, pick_device, train
     out = Path(args.out or f"runs/{args.model}.ckpt")
-    data = _load_data(args, args.split, augment=args.augment)
+    data, _ = _load_data(args, args.split, "train", augment=args.augment)
     if args.resume:
         state = load_training_checkpoint(args.resume)
         config = dict(state["model_config"])
@@ -222,7 +242,8 @@ def cmd_evaluate(args) -> int:
     from colorlab.metrics import evaluate
     from colorlab.train import pick_device
     model = _load_model(args.model, pick_device(args.device))
-    result = evaluate(model, _load_data(args, args.split), size=args.size, batch_size=args.batch_size,
+    data, skipped = _load_data(args, args.split, "evaluate", level="error")  # scored without them
+    result = evaluate(model, data, size=args.size, batch_size=args.batch_size,
                       predict_size=args.predict_size)
     if args.json:
         plain = {k: v.item() if hasattr(v, "item") else v for k, v in result.items()}
@@ -230,6 +251,10 @@ def cmd_evaluate(args) -> int:
     else:
         for key, value in result.items():
             print(f"{key:<20} {value:.4f}" if isinstance(value, float) else f"{key:<20} {value}")
+    if skipped:
+        print(f"colorlab evaluate: error: {skipped} unreadable image(s) left out of these scores",
+              file=sys.stderr)
+        return 1
     return 0
 
 
@@ -302,7 +327,7 @@ def cmd_compare(args) -> int:
     models = {Path(n).stem: _load_model(n, device) for n in names}
     if len(models) < len(names):
         raise ValueError(f"--models: names must differ, got {args.models!r}")
-    data = _load_data(args, args.split)
+    data, _ = _load_data(args, args.split, "compare")
     save_image(args.out, comparison_figure(models, data, n=min(args.n, len(data))))
     print(f"wrote {args.out}: {len(names)} model(s) on {min(args.n, len(data))} image(s)")
     return 0

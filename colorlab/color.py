@@ -44,6 +44,7 @@ _RGB_FROM_XYZN = (_RGB_FROM_XYZ * np.array(WHITE_D65)[None, :]).tolist()
 
 L_CENTER, L_SCALE, AB_SCALE = 50.0, 100.0, 110.0
 _LAB_LIMIT = 1e4  # clamp bound that keeps cubes and matrix mixes finite for any finite input
+_RGB_LIMIT = 1e4  # the same for sRGB: c ** 2.4 stays ~3e9 (it overflows float32 from c ~ 1e16)
 
 
 def normalize_l(L):
@@ -152,7 +153,9 @@ def rgb_to_lab(rgb):
     Parameters
     ----------
     rgb : torch.Tensor of shape (..., 3, H, W) or numpy.ndarray of shape (..., H, W, 3)
-        Float RGB in [0, 1], or uint8 RGB in [0, 255]. Any device; differentiable.
+        Float RGB in [0, 1], or uint8 RGB in [0, 255]. Any device; differentiable. Float values
+        outside [0, 1] are converted as scikit-image does, after clamping to +-1e4 (so any finite
+        input gives a finite result).
 
     Returns
     -------
@@ -177,7 +180,7 @@ def rgb_to_lab(rgb):
         linear, out_dtype = _srgb_u8_to_linear(t), torch.float32
     else:
         t, out_dtype = _to_float(t, "rgb_to_lab")
-        linear = _srgb_to_linear(t)
+        linear = _srgb_to_linear(t.clamp(-_RGB_LIMIT, _RGB_LIMIT))  # c ** 2.4 overflows float32 at ~1e16
     lab = _mix(_LAB_FROM_F, _f_lab(_mix(_XYZN_FROM_RGB, linear)))
     lab[..., 0, :, :] -= 16.0
     return restore(lab.to(out_dtype))

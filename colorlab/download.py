@@ -158,7 +158,8 @@ def download(url: str, dest, sha256: str | None, *, timeout: float = 30.0, retri
         Final file path. If it already exists with the right checksum nothing is downloaded. Parent
         folders are created. Bytes in flight go to ``dest + ".part"``.
     sha256 : str or None
-        Expected hex SHA-256. ``None`` skips verification (not recommended).
+        Expected hex SHA-256, or a prefix of it of at least 8 hex digits (the torch.hub convention
+        of a hash prefix in the file name). ``None`` skips verification (not recommended).
     timeout : float
         Socket timeout in seconds for each request.
     retries : int
@@ -176,6 +177,8 @@ def download(url: str, dest, sha256: str | None, *, timeout: float = 30.0, retri
 
     Raises
     ------
+    ValueError
+        ``sha256`` is not 8 to 64 hex digits.
     ChecksumError
         The bytes do not match ``sha256``; neither ``dest`` nor ``dest.part`` is left behind.
     OfflineError
@@ -190,8 +193,10 @@ def download(url: str, dest, sha256: str | None, *, timeout: float = 30.0, retri
     """
     dest = Path(dest)
     want = sha256.lower() if sha256 else None
+    if want is not None and not (8 <= len(want) <= 64 and all(ch in "0123456789abcdef" for ch in want)):
+        raise ValueError(f"download: sha256 must be 8 to 64 hex digits (a SHA-256 or its prefix), got {sha256!r}")
     if dest.is_file():
-        if want is None or sha256sum(dest) == want:
+        if want is None or sha256sum(dest).startswith(want):
             return dest
         dest.unlink()  # a stale or corrupt file: never serve it
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -211,7 +216,7 @@ def download(url: str, dest, sha256: str | None, *, timeout: float = 30.0, retri
                 break
             continue
         got = sha256sum(part)
-        if want is None or got == want:
+        if want is None or got.startswith(want):
             os.replace(part, dest)
             return dest
         part.unlink()

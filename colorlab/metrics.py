@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 
 import torch
 
@@ -273,6 +274,13 @@ def chroma_ratio(pred_ab: torch.Tensor, true_ab: torch.Tensor) -> float:
 
 
 # ---------------------------------------------------------------------- evaluation
+def _positive_int(value, name: str) -> int:
+    """``value`` if it is a positive integer (not a bool), else a ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise ValueError(f"evaluate: {name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
 def _lab_images(images, size: int) -> torch.Tensor:
     """(N, 3, S, S) Lab from a LabDataset, a list of HxWx3 arrays or a dict of them."""
     if hasattr(images, "lab"):
@@ -317,7 +325,9 @@ def evaluate(model, images, size: int = 64, batch_size: int = 32, quantizer=None
         Arrays are prepared with :func:`colorlab.data.prepare_image` (short side to ``size``,
         centre crop). A dataset's own ``.lab`` (N, 3, S, S) is used as it is.
     size : int
+        Side of the prepared images (used for arrays; a dataset keeps its own size). Positive.
     batch_size : int
+        Images per forward pass. Positive.
     quantizer : ABQuantizer, optional
         Bins for the rebalanced AuC (default: :meth:`ABQuantizer.from_gamut`).
     prior : torch.Tensor (Q,), optional
@@ -333,6 +343,13 @@ def evaluate(model, images, size: int = 64, batch_size: int = 32, quantizer=None
         ``psnr`` (dB), ``ssim``, ``auc``, ``auc_rebalanced`` (in [0, 1]), ``colorfulness`` (of the
         predictions), ``colorfulness_gt``, ``colorfulness_ratio``, ``chroma_ratio``, ``n_images``.
 
+    Raises
+    ------
+    ValueError
+        ``size`` or ``batch_size`` is not a positive integer, or there are no images.
+    TypeError
+        ``images`` is none of the accepted kinds.
+
     Examples
     --------
     >>> import torch
@@ -342,10 +359,12 @@ def evaluate(model, images, size: int = 64, batch_size: int = 32, quantizer=None
     >>> r["n_images"], r["chroma_ratio"], round(r["colorfulness"], 1)
     (3, 0.0, 0.0)
     """
-    if predict_size is not None and (isinstance(predict_size, bool) or not isinstance(predict_size, int)
-                                     or predict_size < 1):
-        raise ValueError(f"evaluate: predict_size must be a positive integer, got {predict_size!r}")
+    size, batch_size = _positive_int(size, "size"), _positive_int(batch_size, "batch_size")
+    if predict_size is not None:
+        predict_size = _positive_int(predict_size, "predict_size")
     lab = _lab_images(images, size).detach().cpu().float()
+    if len(lab) == 0:
+        raise ValueError("evaluate: no images to evaluate")
     if quantizer is None:
         quantizer = _gamut_quantizer()
     quantizer = quantizer.cpu()

@@ -158,3 +158,23 @@ def test_doctor_reports_versions_device_colab_data_checkpoints(capsys):
     assert main(["doctor"]) == 0
     out = capsys.readouterr().out
     assert all(word in out for word in ("torch", "device:", "colab:", "data:", "checkpoints:"))
+
+
+def test_train_on_a_full_disk_is_one_line_and_keeps_the_last_checkpoint(tmp_path, capsys, monkeypatch):
+    import errno
+
+    from colorlab.train import checkpoint
+    ckpt, write, saves = tmp_path / "m.ckpt", checkpoint._write_file, []
+
+    def disk_full_on_second_save(path, data):
+        saves.append(path)
+        if len(saves) == 2:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        write(path, data)
+    monkeypatch.setattr(checkpoint, "_write_file", disk_full_on_second_save)
+    code = main(["train", "--model", "mse", "--data", "samples", "--size", "32", "--batch-size", "4",
+                 "--steps", "3", "--checkpoint-every", "1", "--out", str(ckpt), "--device", "cpu", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1, err
+    assert f"could not write checkpoint {ckpt}: disk full (ENOSPC)" in err and "intact" in err
+    assert load_training_checkpoint(ckpt)["step"] == 1 and [p.name for p in tmp_path.iterdir()] == ["m.ckpt"]

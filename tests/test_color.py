@@ -154,3 +154,32 @@ def test_split_merge_and_gray_l():
 
 def test_docstring_examples_run():
     assert doctest.testmod(C, optionflags=doctest.NORMALIZE_WHITESPACE).failed == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=3, max_size=3),
+       st.sampled_from([np.float32, np.float64]))
+def test_both_directions_are_finite_for_any_finite_float(values, dtype):
+    x = np.clip(np.array(values), np.finfo(dtype).min, np.finfo(dtype).max).astype(dtype).reshape(1, 1, 3)
+    assert np.isfinite(rgb_to_lab(x)).all()
+    rgb = lab_to_rgb(x)
+    assert np.isfinite(rgb).all() and rgb.min() >= 0 and rgb.max() <= 1
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.floats(min_value=0, max_value=1), min_size=3, max_size=3))
+def test_lab_round_trip_returns_any_in_gamut_colour(values):
+    rgb = np.array(values).reshape(1, 1, 3)
+    np.testing.assert_allclose(lab_to_rgb(rgb_to_lab(rgb)), rgb, atol=1e-6)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.floats(width=32), min_size=12, max_size=12), st.integers(0, 11),
+       st.sampled_from([float("nan"), float("inf"), -float("inf")]),
+       st.sampled_from(["numpy", "torch"]), st.sampled_from(["rgb_to_lab", "lab_to_rgb"]))
+def test_any_nan_or_inf_anywhere_is_a_clear_error(values, where, bad, kind, direction):
+    values[where] = bad
+    x = np.array(values, np.float32).reshape(2, 2, 3)
+    x = torch.from_numpy(x).permute(2, 0, 1) if kind == "torch" else x
+    with pytest.raises(ValueError, match="NaN or inf"):
+        getattr(C, direction)(x)

@@ -23,7 +23,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         cfg = self.server.cfg
         cfg["requests"].append(dict(self.headers))
-        if self.path != "/file.bin":
+        if self.path != "/file.bin" and not self.path.endswith(".pth"):  # .pth: the same bytes, as weights
             self.send_error(404)
             return
         start = 0
@@ -184,3 +184,19 @@ def test_docstring_examples_run():
 
     import colorlab.download
     assert doctest.testmod(colorlab.download, optionflags=doctest.ELLIPSIS).failed == 0
+
+
+def test_weights_with_a_wrong_hash_are_refused_and_not_cached(server, tmp_path, monkeypatch):
+    from colorlab.models import CheckpointError, load_eccv16
+    _, url = server
+    monkeypatch.setenv("COLORLAB_CACHE", str(tmp_path))
+    with pytest.raises(ChecksumError, match="SHA-256 mismatch.*not cached"):
+        load_eccv16(url.replace("file.bin", "eccv16-00000000.pth"))  # torch.hub style: hash prefix in the name
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+    right = url.replace("file.bin", f"eccv16-{SHA[:8]}.pth")  # the right hash, but random bytes, not weights
+    with pytest.raises(CheckpointError, match="not a PyTorch checkpoint"):
+        load_eccv16(right)
+    cached = tmp_path / "weights" / f"eccv16-{SHA[:8]}.pth"
+    assert cached.read_bytes() == PAYLOAD and [p for p in tmp_path.rglob("*") if p.is_file()] == [cached]
+    with pytest.raises(ValueError, match="8 to 64 hex digits"):
+        download(url, tmp_path / "x", "abc")

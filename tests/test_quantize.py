@@ -1,10 +1,12 @@
 """Tests for colorlab.quantize against scikit-learn, numpy and hand-computed references."""
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import given, settings, strategies as st
 from sklearn.neighbors import NearestNeighbors
 
 from colorlab.color import rgb_to_lab
@@ -202,3 +204,30 @@ def test_state_dict_to_and_module_behaviour(q):
     assert eccv_like.Q == 313
     with pytest.raises(ValueError):
         ABQuantizer(torch.zeros(5, 3))
+
+
+ANY_FLOAT32 = st.floats(allow_nan=False, allow_infinity=False, width=32)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(ANY_FLOAT32, ANY_FLOAT32), min_size=1, max_size=4))
+def test_soft_encode_is_exact_and_finite_for_any_finite_ab_even_outside_every_bin(q, points):
+    ab = torch.tensor(points, dtype=torch.float32)
+    idx, w = q.soft_encode(ab)
+    assert idx.shape == w.shape == (len(ab), 5) and torch.isfinite(w).all() and (w >= 0).all()
+    torch.testing.assert_close(w.sum(1), torch.ones(len(ab)))
+    centres = [(Fraction(int(a)), Fraction(int(b))) for a, b in q.centers.tolist()]
+    for (a, b), found in zip(ab.tolist(), q.knn(ab, k=1)[0][:, 0].tolist()):
+        d2 = [(ca - Fraction(a)) ** 2 + (cb - Fraction(b)) ** 2 for ca, cb in centres]  # exact
+        assert d2[found] == min(d2), (a, b)
+
+
+@settings(max_examples=150, deadline=None)
+@given(T=st.floats(min_value=0, exclude_min=True, allow_infinity=False),
+       scale=st.floats(min_value=0, max_value=1e30), seed=st.integers(0, 2 ** 16))
+def test_decode_at_any_positive_temperature_stays_among_the_bins(q, T, scale, seed):
+    logits = torch.randn(1, q.Q, 2, 2, generator=torch.Generator().manual_seed(seed)) * scale
+    ab = q.decode(logits, T=T)
+    assert ab.shape == (1, 2, 2, 2) and torch.isfinite(ab).all()
+    low, high = q.centers.min(0).values.view(1, 2, 1, 1), q.centers.max(0).values.view(1, 2, 1, 1)
+    assert (ab >= low - 1e-3).all() and (ab <= high + 1e-3).all()  # a weighted mean of centres

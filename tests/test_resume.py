@@ -188,6 +188,7 @@ class Interrupting:
 
     def __init__(self, data, fail_at):
         self.data, self.fail_at, self.calls = data, fail_at, 0
+        self.size = data.size  # the engine records it in the model config as image_size
 
     def __len__(self):
         return len(self.data)

@@ -23,6 +23,9 @@ SAMPLE_PHOTOS = {
 }
 
 
+_MAX_ASPECT = 4  # longer images keep only their centre 4:1 window before resizing (the crop lies in it)
+
+
 def _check_size(size) -> int:
     if isinstance(size, bool) or not isinstance(size, numbers.Integral):
         raise ValueError(f"size must be a positive integer, got {size!r} ({type(size).__name__})")
@@ -33,6 +36,9 @@ def _check_size(size) -> int:
 
 def prepare_batch(images: torch.Tensor, size: int) -> torch.Tensor:
     """Resize (short side to ``size``, bicubic, antialiased) and centre-crop a batch of same-size images.
+
+    Images more than 4 times longer than wide are first cut to their centre 4:1 window (which holds
+    the final crop and its resampling neighbourhood), so that thin strips cost no more than others.
 
     Parameters
     ----------
@@ -53,6 +59,13 @@ def prepare_batch(images: torch.Tensor, size: int) -> torch.Tensor:
     size = _check_size(size)
     if images.ndim != 4 or images.shape[1] != 3:
         raise ValueError(f"prepare_batch: expected (B, 3, H, W), got {tuple(images.shape)}")
+    h, w = images.shape[-2:]
+    if max(h, w) > _MAX_ASPECT * min(h, w):
+        # a thin strip: only its centre can end in the crop, and resizing all of it could take
+        # gigabytes (3 x 5000 at size 256 is 256 x 426,667 pixels); keep the centre 4:1 window
+        keep = _MAX_ASPECT * min(h, w)
+        top, left = max(0, (h - keep) // 2), max(0, (w - keep) // 2)
+        images = images[:, :, top:top + min(h, keep), left:left + min(w, keep)]
     x = images.float().div_(255.0) if images.dtype == torch.uint8 else images.float()
     h, w = x.shape[-2:]
     if min(h, w) != size:

@@ -109,9 +109,12 @@ def _load_folder(spec: str, split: str, size: int, limit, use_cache: bool, cache
     for f, r in zip(files, rel):
         st = os.stat(f)
         h.update(f"{'/'.join(r)}\t{st.st_size}\t{st.st_mtime_ns}\n".encode())
-    settings = {"name": f"folder-{base.resolve()}", "files": h.hexdigest(), "size": size, "limit": limit}
+    settings = {"name": f"folder-{base.resolve()}", "files": h.hexdigest(), "size": size, "limit": limit,
+                "records_skipped": True}
+    built = []
 
     def build():
+        built.append(True)
         order = _balanced_order(labels) if classes else np.arange(len(files))
         kept, skipped = _read_images(files, order, limit)
         if not kept:
@@ -119,9 +122,13 @@ def _load_folder(spec: str, split: str, size: int, limit, use_cache: bool, cache
                              f"(first: {skipped[0] if skipped else '-'})")
         idx = [i for i, _ in kept]
         return {"lab": _to_lab16(prepare_stack((a for _, a in kept), size)),
-                "paths": "\0".join(files[i] for i in idx),
+                "paths": "\0".join(files[i] for i in idx), "skipped": "\0".join(map(str, skipped)),
                 "labels": torch.from_numpy(labels[idx]), "classes": classes}
-    return _cached(settings, build, use_cache, cache_root), f"folder:{root}"
+    payload = _cached(settings, build, use_cache, cache_root)
+    if not built:  # read from the cache: warn again about the files skipped when it was made
+        for text in filter(None, payload.get("skipped", "").split("\0")):
+            warnings.warn(f"skipping unreadable image {text}", ImageSkippedWarning, stacklevel=3)
+    return payload, f"folder:{root}"
 
 
 # --------------------------------------------------------------------------- torchvision
@@ -228,8 +235,8 @@ def load_dataset(name: str, root=None, split: str = "train", size: int = 64, dow
         Random flips and crops in :meth:`LabDataset.batch`.
     limit : int, optional
         Keep only the first ``limit`` images, taken round-robin over classes (balanced, deterministic).
-        In a folder, unreadable files are skipped (one :class:`ImageSkippedWarning` each) and the
-        next readable ones taken.
+        In a folder, unreadable files are skipped (one :class:`ImageSkippedWarning` each, on every
+        load, also from the cache) and the next readable ones taken.
     cache : bool or str or os.PathLike
         Use the on-disk cache (``$COLORLAB_CACHE`` or ``~/.cache/colorlab``), or a cache folder.
     device : str or torch.device, optional

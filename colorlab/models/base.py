@@ -10,6 +10,9 @@ How :func:`colorize_image` treats a photograph
 1. The image (RGB or grey, uint8 or float in [0, 1], any H x W) is resized *whole*, without
    cropping, so that its **short side is** ``size`` pixels (bicubic, antialiased, aspect ratio kept),
    like :func:`colorlab.data.prepare_image` but without the centre crop: every pixel gets a colour.
+   A strip more than :data:`MAX_ASPECT` (4) times longer than wide is resized so that its *long*
+   side is ``MAX_ASPECT * size`` instead (the short side shrinks, to 1 pixel at least), so that no
+   image makes the prediction larger than ``size`` x ``4 * size``.
 2. The model predicts ab at that size (padding internally to its multiple, then cropping back).
 3. The ab planes are upsampled bilinearly to the original H x W and merged with the *original,
    full-resolution* L, so the detail of the photograph is untouched (DeOldify's trick).
@@ -32,9 +35,12 @@ from torch import nn
 from colorlab.color import denormalize_ab, lab_to_rgb, rgb_to_lab
 from colorlab.models.layers import GaussianBlur, crop_to, pad_to_multiple
 
-__all__ = ["ColorizationModel", "colorize_image", "DEFAULT_IMAGE_SIZE"]
+__all__ = ["ColorizationModel", "colorize_image", "DEFAULT_IMAGE_SIZE", "MAX_ASPECT"]
 
 DEFAULT_IMAGE_SIZE = 256  # colorize_image's size when the model's config records no image_size
+#: colorize_image predicts at most MAX_ASPECT * size pixels along the long side (a 3 x 5000 strip
+#: would otherwise be predicted at size x 1667 * size pixels: gigabytes at size 256)
+MAX_ASPECT = 4
 
 
 class ColorizationModel(nn.Module):
@@ -163,14 +169,21 @@ def colorize_image(model: ColorizationModel, image, size: int | None = None) -> 
         A colour image is treated as grey: only its L is used.
     size : int, optional
         Prediction size: the image is resized whole so that its *short side* is ``size``
-        (aspect ratio kept, nothing cropped). Default: the model config's ``image_size``
-        (the size it was trained at), else 256.
+        (aspect ratio kept, nothing cropped; the long side is capped at ``MAX_ASPECT * size``).
+        Default: the model config's ``image_size`` (the size it was trained at), else 256.
 
     Returns
     -------
     numpy.ndarray
         ``(H, W, 3)`` uint8 RGB: the original full-resolution L with the predicted ab upsampled
         bilinearly to H x W.
+
+    Raises
+    ------
+    ValueError
+        ``size`` is not a positive int; the image has a wrong shape or holds NaN or inf.
+    TypeError
+        The image is neither uint8 nor float.
 
     Examples
     --------
@@ -185,7 +198,7 @@ def colorize_image(model: ColorizationModel, image, size: int | None = None) -> 
         raise ValueError(f"colorize_image: size must be a positive int, got {size!r}")
     rgb = _as_rgb_tensor(image)
     h, w = rgb.shape[-2:]
-    scale = size / min(h, w)
+    scale = min(size / min(h, w), MAX_ASPECT * size / max(h, w))  # a thin strip: long side capped
     small_hw = (max(1, round(h * scale)), max(1, round(w * scale)))
     small = F.interpolate(rgb, size=small_hw, mode="bicubic", antialias=True, align_corners=False)
     L_small = rgb_to_lab(small.clamp(0.0, 1.0))[:, :1]

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import math
 import re
 from pathlib import Path
 
@@ -44,6 +45,27 @@ __all__ = ["ClassColorizer", "RebalancedClassColorizer", "BinCentres", "load_ecc
 
 ECCV16_URL = "https://colorizers.s3.us-east-2.amazonaws.com/colorization_release_v2-9b330a0b.pth"
 ECCV16_SHA256_PREFIX = "9b330a0b"  # torch.hub convention: the hash prefix is in the file name
+
+
+def check_temperature(T) -> float:
+    """``T`` as a float if it is a positive, finite number, else a ValueError that says so.
+
+    Examples
+    --------
+    >>> check_temperature(0.38)
+    0.38
+    >>> check_temperature(0)
+    Traceback (most recent call last):
+    ...
+    ValueError: temperature T must be a positive, finite number (0.38 in the paper), got 0
+    """
+    try:
+        value = float(T)  # int, float, numpy or 0-d tensor
+    except (TypeError, ValueError, RuntimeError):
+        value = math.nan
+    if isinstance(T, bool) or not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"temperature T must be a positive, finite number (0.38 in the paper), got {T!r}")
+    return value
 
 
 def _quantize():
@@ -129,6 +151,7 @@ class ClassColorizer(ColorizationModel):
         unknown = set(extra) - set(self._extra_keys)
         if unknown:
             raise TypeError(f"build({self.name!r}): unexpected keyword(s) {sorted(unknown)}")
+        T = check_temperature(T)
         if quantizer is None and Q is None:
             quantizer = _quantize().ABQuantizer.from_gamut()
         if quantizer is not None:
@@ -159,6 +182,15 @@ class ClassColorizer(ColorizationModel):
             nn.Conv2d(c(256), int(Q), 1),
         )
         self.model_out = BinCentres(centers)
+
+    @property
+    def T(self) -> float:
+        """Annealed-mean temperature used by :meth:`colorize`; setting it checks it is positive and finite."""
+        return self._T
+
+    @T.setter
+    def T(self, value) -> None:
+        object.__setattr__(self, "_T", check_temperature(value))
 
     @property
     def config(self) -> dict:
@@ -264,8 +296,10 @@ def load_eccv16(path_or_url=ECCV16_URL, map_location="cpu", sha256: str | None =
     ----------
     path_or_url : str or Path
         A local ``.pth`` state_dict, or an ``http(s)://`` URL (default: the authors' release),
-        downloaded through :func:`colorlab.download.download` and checked by SHA-256 (the prefix in
-        the file name, torch.hub style, or ``sha256``). Only URLs touch the network.
+        downloaded through :func:`colorlab.download.download` into ``<cache>/weights/`` (see
+        :func:`colorlab.data.cache.cache_dir`) and checked by SHA-256 (the prefix in the file name,
+        torch.hub style, or ``sha256``): a file with another hash is refused and not kept. Only
+        URLs touch the network.
     map_location : str or torch.device
         Passed to ``torch.load`` (which runs with ``weights_only=True``).
     sha256 : str, optional
@@ -282,6 +316,9 @@ def load_eccv16(path_or_url=ECCV16_URL, map_location="cpu", sha256: str | None =
     ------
     FileNotFoundError, ValueError
         Missing file, wrong hash, or a file that is not an ECCV16 state_dict (the message names it).
+    colorlab.download.DownloadError
+        A URL could not be fetched (``OfflineError``) or its bytes have another SHA-256
+        (``ChecksumError``; nothing is left in the cache).
 
     Examples
     --------
@@ -297,9 +334,11 @@ def load_eccv16(path_or_url=ECCV16_URL, map_location="cpu", sha256: str | None =
         except (ImportError, AttributeError) as e:
             raise ImportError("load_eccv16: downloading needs colorlab.download.download, which is not "
                               f"available; download {src} yourself and pass the local path") from e
-        path = Path(download(src))
-        m = re.search(r"-([0-9a-f]{6,})\.", src.rsplit("/", 1)[-1])
+        from colorlab.data.cache import cache_dir
+        name = src.split("?", 1)[0].rsplit("/", 1)[-1] or "eccv16.pth"
+        m = re.search(r"-([0-9a-f]{8,64})\.", name)
         sha256 = sha256 or (m.group(1) if m else None)
+        path = Path(download(src, cache_dir() / "weights" / name, sha256))  # verified, or not kept
     else:
         path = Path(src)
     if sha256:

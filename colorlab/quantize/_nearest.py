@@ -101,8 +101,7 @@ def _chunk(centers, t, a, b, idx_out, d2_out, ordered, sigma):
             sub_d[mixed], near = dd.topk(k, dim=1, largest=False)
             sub_i[mixed] = t["cand"][r].gather(1, near)
         if bool((~mixed).any()):   # beyond the table: every bin
-            far = ((ps[~mixed, None, :] - centers.to(a.dtype)) ** 2).sum(-1)
-            sub_d[~mixed], sub_i[~mixed] = far.topk(k, dim=1, largest=False)
+            sub_d[~mixed], sub_i[~mixed] = _far_knn(centers, ps[~mixed], k, relative=sigma is not None)
         idx_out[sel] = sub_i
         d2[sel] = sub_d
     if ordered and k > 1:
@@ -114,6 +113,35 @@ def _chunk(centers, t, a, b, idx_out, d2_out, ordered, sigma):
             d2.sub_(d2.amin(1, keepdim=True))
         d2.mul_(-0.5 / sigma ** 2).exp_()
         d2.div_(d2.sum(1, keepdim=True))
+
+
+def _far_knn(centers, ps, k, relative):
+    """k nearest bins of points ``ps`` (m, 2) beyond the table, exact and finite for any finite ab.
+
+    Ranks on ``r_i = d_i^2 - d_j^2 = |c_i|^2 - |c_j|^2 + 2 p.(c_j - c_i)``, with ``j`` the bin
+    furthest along ``p`` (float64): the differences ``c_j - c_i`` are exact, so no ``|p|^2`` term
+    overflows (|ab| above ~1e19 in float32) and ties along ``p`` are broken by ``|c|^2`` exactly.
+    Returns ``(d2, idx)``: the squared distances (inf where they do not fit the dtype), or with
+    ``relative`` their excess over the nearest one, ``d_i^2 - d_1^2`` (what Gaussian weights need).
+    """
+    c = centers.to(device=ps.device, dtype=torch.float64)
+    cc = (c * c).sum(1)
+    out_d = torch.empty(len(ps), k, dtype=ps.dtype, device=ps.device)
+    out_i = torch.empty(len(ps), k, dtype=torch.long, device=ps.device)
+    for s in range(0, len(ps), 4096):          # (m, Q) float64 temporaries stay small
+        p = ps[s:s + 4096].double()
+        scale = p.abs().amax(1, keepdim=True).div(1e100).clamp_(min=1.0)  # beyond 1e100 only the
+        p = p / scale                          # direction matters (|c|^2 is negligible there)
+        j = (p @ c.T).argmax(1)
+        r = (cc - cc[j, None]) + 2.0 * (p[:, :1] * (c[j, None, 0] - c[:, 0]) + p[:, 1:] * (c[j, None, 1] - c[:, 1]))
+        r, idx = r.topk(k, dim=1, largest=False)
+        if relative:
+            d2 = (r - r[:, :1]) * scale
+        else:
+            dj = ((p - c[j]) ** 2).sum(1, keepdim=True)
+            d2 = (dj + r).clamp_(min=0) * scale ** 2
+        out_d[s:s + 4096], out_i[s:s + 4096] = d2.to(ps.dtype), idx
+    return out_d, out_i
 
 
 def _build_table(c: torch.Tensor, grid: float, k: int) -> dict:

@@ -294,7 +294,7 @@ class ABQuantizer(nn.Module):
             T_ = math.nan
         if not T_ > 0:                          # also rejects NaN
             raise ValueError(f"decode: temperature T must be a positive number, got {T!r}")
-        T = T_
+        T = max(T_, torch.finfo(torch.float32).tiny)  # a smaller T would round to 0 in float32: 0/0
         z = logits.float() - logits.float().amax(1, keepdim=True)
         p = torch.softmax(z / T, dim=1)
         return torch.einsum("bqhw,qc->bchw", p, c.float()).to(c.dtype)
