@@ -42,14 +42,19 @@ def to_png(rgb: np.ndarray, height: int | None = None) -> bytes:
 
 
 def _shrink(rgb: np.ndarray, max_side: int = DISPLAY_MAX_SIDE) -> np.ndarray:
+    """The widget's own writable copy of ``rgb``, at most ``max_side`` pixels on its longer side.
+
+    A copy, so the widget never aliases the caller's array; writable, because PIL's arrays are
+    read-only and torch warns about those in the learner's notebook (seen in the browser test).
+    """
     from PIL import Image
 
     h, w = rgb.shape[:2]
     if max(h, w) <= max_side:
-        return rgb
+        return np.array(rgb)
     scale = max_side / max(h, w)
-    return np.asarray(Image.fromarray(rgb).resize((max(1, round(w * scale)), max(1, round(h * scale))),
-                                                  Image.BICUBIC))
+    return np.array(Image.fromarray(rgb).resize((max(1, round(w * scale)), max(1, round(h * scale))),
+                                                Image.BICUBIC))
 
 
 def _grey(rgb: np.ndarray) -> np.ndarray:
@@ -126,6 +131,7 @@ class ModelComparison:
         self.images = {k: _shrink(v) for k, v in (images if images is not None else sample_photos()).items()}
         self.size, self.height = int(size), int(height)
         self.outputs, self.metrics = {}, {}
+        self._panels: dict = {}  # panel name -> (box, image), reused so no widget is ever orphaned
         names = list(self.models)
         self.model_picker = W.SelectMultiple(options=names, value=tuple(names[: min(3, len(names))]),
                                              description="models", rows=min(6, len(names)))
@@ -177,10 +183,16 @@ class ModelComparison:
         self._render()
 
     def _render(self):
-        if [b.children[0].value for b in self.row.children] != [f"<b>{n}</b>" for n in self.outputs]:
-            self.row.children = [_panel(name, self.height)[0] for name in self.outputs]
-        for box, rgb in zip(self.row.children, self.outputs.values()):
-            box.children[1].value = to_png(rgb, self.height)
+        # One panel per name, made once: changing the models used to build fresh panels each time,
+        # leaving the old Image widgets (and their PNG bytes) alive in the kernel and the page.
+        # Images are set before the row changes, so a new panel never shows up empty.
+        for name, rgb in self.outputs.items():
+            if name not in self._panels:
+                self._panels[name] = _panel(name, self.height)[:2]
+            self._panels[name][1].value = to_png(rgb, self.height)
+        boxes = tuple(self._panels[name][0] for name in self.outputs)
+        if tuple(self.row.children) != boxes:
+            self.row.children = boxes
         rows = "".join(f"<tr><td>{n}</td>" + "".join(f"<td>{v:.2f}</td>" for v in m.values()) + "</tr>"
                        for n, m in self.metrics.items())
         head = "".join(f"<th>{k}</th>" for k in next(iter(self.metrics.values()), {}))

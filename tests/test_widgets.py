@@ -34,8 +34,14 @@ def test_comparison_panels_metrics_and_in_place_updates(models):
     w.temperature.value = 0.05  # sharper decode: the classification panel changes, no new panels
     assert len(w.row.children) == n_panels
     assert w.row.children[2].children[1].value != before
+    boxes = dict(zip(w.outputs, w.row.children))
     w.model_picker.value = ("mse",)
     assert list(w.outputs) == ["grey input", "mse", "ground truth"] and len(w.row.children) == 3
+    # Panels are reused by name, never rebuilt: no orphaned Image widgets pile up in the kernel.
+    assert list(w.row.children) == [boxes["grey input"], boxes["mse"], boxes["ground truth"]]
+    w.model_picker.value = ("mse", "class")
+    assert list(w.row.children) == list(boxes.values())
+    w.model_picker.value = ("mse",)
     w.image_picker.value = "noise"
     assert w.outputs["ground truth"].shape == (40, 40, 3)
 
@@ -59,6 +65,21 @@ def test_upload_of_good_and_broken_files(models, tmp_path):
     assert "ground truth" not in w.outputs and w.metrics == {}  # a grey photo has no truth to score against
     w.upload.value = (_upload("broken.jpg", b"not an image"),)
     assert "broken.jpg" in w.status.value and w.image_picker.value == "upload: mine.png"
+
+
+def test_images_are_private_writable_copies(models):
+    """PIL hands out read-only arrays; torch warned about them in the learner's notebook (found by
+    tests/test_browser.py, where the warning showed as a second output above the widget)."""
+    from PIL import Image
+
+    big = np.asarray(Image.fromarray(_photos()["gradient"]).resize((640, 480)))
+    small = np.asarray(Image.fromarray(_photos()["noise"]))
+    assert not big.flags.writeable and not small.flags.writeable
+    for w in (ModelComparison(models, images={"big": big, "small": small}, size=32, height=64),
+              TuringTest(models, images={"big": big, "small": small}, size=32)):
+        assert all(v.flags.writeable for v in w.images.values())
+        assert w.images["small"] is not small and np.array_equal(w.images["small"], small)
+        assert w.images["big"].shape == (288, 384, 3)  # shrunk to DISPLAY_MAX_SIDE
 
 
 def test_temperature_explorer(models):
