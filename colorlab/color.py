@@ -22,6 +22,8 @@ convention defined here (the ECCV16 one): ``normalize_l(L) = (L - 50) / 100`` an
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -89,15 +91,20 @@ def _as_channel_first(x, name: str):
     raise TypeError(f"{name}: expected a torch.Tensor or numpy.ndarray, got {type(x).__name__}")
 
 
-def _to_float(t: torch.Tensor, name: str) -> tuple[torch.Tensor, torch.dtype]:
-    """Float32/64 working copy and the dtype to return; refuses NaN and inf."""
+def _to_float(t: torch.Tensor, name: str, limit: float) -> tuple[torch.Tensor, torch.dtype]:
+    """Float32/64 working tensor within +-``limit``, and the dtype to return; refuses NaN and inf."""
     if not t.is_floating_point():
         raise TypeError(f"{name}: expected float or uint8 input, got {t.dtype}")
     out_dtype = t.dtype
     if t.dtype in (torch.float16, torch.bfloat16):
         t = t.float()
-    if not bool(torch.isfinite(t).all()):
+    if t.numel() == 0:
+        return t, out_dtype
+    lo, hi = (float(v) for v in torch.aminmax(t.detach()))  # one pass, no copy; NaN propagates into both
+    if not (math.isfinite(lo) and math.isfinite(hi)):
         raise ValueError(f"{name}: input contains NaN or inf values")
+    if lo < -limit or hi > limit:
+        t = t.clamp(-limit, limit)
     return t, out_dtype
 
 
@@ -118,9 +125,28 @@ def _mix(m, t: torch.Tensor) -> torch.Tensor:
     return torch.einsum("ij,...jhw->...ihw", torch.tensor(m, dtype=t.dtype, device=t.device), t)
 
 
-def _srgb_to_linear(c):
-    p = torch.exp(torch.log(c.clamp(min=_LIN_KNEE) + 0.055) * 2.4) * (1.0 / 1.055 ** 2.4)
-    return torch.add(p, c.clamp(max=_LIN_KNEE) - _LIN_KNEE, alpha=1.0 / 12.92)
+def _steps(t: torch.Tensor, inplace: bool, *ops) -> torch.Tensor:
+    """Apply ``(method, *args)`` steps to ``t``, in place (``add_``, ``log_`` ...) when ``inplace``.
+
+    ``t`` must be a fresh temporary. In place saves one large allocation per step, which on the CPU
+    is most of the cost (each new buffer is page-faulted in); autograd needs the out-of-place form.
+    """
+    for name, *args in ops:
+        t = getattr(t, name + "_" if inplace else name)(*args)
+    return t
+
+
+def _knee(c, knee: float, slope: float, inplace: bool, *smooth):
+    """``smooth(max(c, knee)) + slope * (min(c, knee) - knee)``: a piecewise curve without masks."""
+    p = c.clamp(min=knee)
+    below = c - p                  # = min(c, knee) - knee, exactly
+    p = _steps(p, inplace, *smooth)
+    return (p.add_ if inplace else p.add)(below, alpha=slope)
+
+
+def _srgb_to_linear(c, inplace=False):
+    return _knee(c, _LIN_KNEE, 1.0 / 12.92, inplace,
+                 ("add", 0.055), ("log",), ("mul", 2.4), ("exp",), ("mul", 1.0 / 1.055 ** 2.4))
 
 
 def _srgb_u8_to_linear(u8: torch.Tensor) -> torch.Tensor:
@@ -131,19 +157,22 @@ def _srgb_u8_to_linear(u8: torch.Tensor) -> torch.Tensor:
     return _SRGB_U8_LUT[key].index_select(0, u8.reshape(-1).int()).view(u8.shape)
 
 
-def _linear_to_srgb(c):
-    p = torch.exp(torch.log(c.clamp(min=_LIN_GAMMA_KNEE)) * (1.0 / 2.4)) * 1.055 - 0.055
-    return torch.add(p, c.clamp(max=_LIN_GAMMA_KNEE) - _LIN_GAMMA_KNEE, alpha=12.92)
+def _linear_to_srgb(c, inplace=False):
+    return _knee(c, _LIN_GAMMA_KNEE, 12.92, inplace, ("log",), ("mul", 1.0 / 2.4), ("exp",), ("mul", 1.055),
+                 ("sub", 0.055))
 
 
-def _f_lab(t):
-    p = torch.exp(torch.log(t.clamp(min=_F_KNEE)) * (1.0 / 3.0))
-    return torch.add(p, t.clamp(max=_F_KNEE) - _F_KNEE, alpha=7.787)
+def _f_lab(t, inplace=False):
+    return _knee(t, _F_KNEE, 7.787, inplace, ("log",), ("mul", 1.0 / 3.0), ("exp",))
 
 
-def _f_lab_inv(t):
-    p = t.clamp(min=_F_INV_KNEE)
-    return torch.add(p * p * p, t.clamp(max=_F_INV_KNEE) - _F_INV_KNEE, alpha=1.0 / 7.787)
+def _f_lab_inv(t, inplace=False):
+    return _knee(t, _F_INV_KNEE, 1.0 / 7.787, inplace, ("pow", 3))
+
+
+def _inplace_ok(t: torch.Tensor) -> bool:
+    """True when no gradient is recorded through ``t``, so temporaries may be overwritten."""
+    return not (torch.is_grad_enabled() and t.requires_grad)
 
 
 # --------------------------------------------------------------------------- public API
@@ -179,9 +208,9 @@ def rgb_to_lab(rgb):
     if t.dtype == torch.uint8:
         linear, out_dtype = _srgb_u8_to_linear(t), torch.float32
     else:
-        t, out_dtype = _to_float(t, "rgb_to_lab")
-        linear = _srgb_to_linear(t.clamp(-_RGB_LIMIT, _RGB_LIMIT))  # c ** 2.4 overflows float32 at ~1e16
-    lab = _mix(_LAB_FROM_F, _f_lab(_mix(_XYZN_FROM_RGB, linear)))
+        t, out_dtype = _to_float(t, "rgb_to_lab", _RGB_LIMIT)  # c ** 2.4 overflows float32 from ~1e16
+        linear = _srgb_to_linear(t, _inplace_ok(t))
+    lab = _mix(_LAB_FROM_F, _f_lab(_mix(_XYZN_FROM_RGB, linear), _inplace_ok(linear)))
     lab[..., 0, :, :] -= 16.0
     return restore(lab.to(out_dtype))
 
@@ -216,12 +245,12 @@ def lab_to_rgb(lab):
     t, restore = _as_channel_first(lab, "lab_to_rgb")
     if t.dtype == torch.uint8:
         raise TypeError("lab_to_rgb: Lab input must be a float tensor or array, got uint8")
-    t, out_dtype = _to_float(t, "lab_to_rgb")
-    t = t.clamp(-_LAB_LIMIT, _LAB_LIMIT)
+    t, out_dtype = _to_float(t, "lab_to_rgb", _LAB_LIMIT)
     offset = torch.tensor([16.0, 0.0, 0.0], dtype=t.dtype, device=t.device).view(3, 1, 1)
     f = _mix(_F_FROM_LAB, t + offset)  # fx, fy, fz
     f = torch.cat((f[..., :2, :, :], f[..., 2:, :, :].clamp(min=0.0)), dim=-3)  # negative Z clips, as in skimage
-    rgb = _linear_to_srgb(_mix(_RGB_FROM_XYZN, _f_lab_inv(f)))
+    fast = _inplace_ok(f)
+    rgb = _linear_to_srgb(_mix(_RGB_FROM_XYZN, _f_lab_inv(f, fast)), fast)
     return restore(rgb.clamp(0.0, 1.0).to(out_dtype))
 
 
