@@ -297,19 +297,17 @@ def _lab_images(images, size: int) -> torch.Tensor:
 
 
 def _predict(model, L, predict_size=None):
-    """ab for L; with ``predict_size``, predicted on L resized to it and upsampled back (bilinear)."""
+    """ab for L; with ``predict_size``, predicted at that working size and upsampled back."""
+    from colorlab.models.base import predict_at_size
     fn = model.colorize if hasattr(model, "colorize") else model
     device = L.device
     if isinstance(model, torch.nn.Module):
         p = next(iter(model.parameters()), None)
         device = p.device if p is not None else device
-    size = tuple(L.shape[-2:])
-    if predict_size is not None and size != (predict_size, predict_size):
-        small = torch.nn.functional.interpolate(L, size=(predict_size, predict_size), mode="bilinear",
-                                                align_corners=False, antialias=True)
-        ab = fn(small.to(device)).detach().float().cpu()
-        return torch.nn.functional.interpolate(ab, size=size, mode="bilinear", align_corners=False)
-    return fn(L.to(device)).detach().float().cpu()
+
+    def run(x):
+        return fn(x.to(device)).detach().float().cpu()
+    return run(L) if predict_size is None else predict_at_size(run, L, predict_size)
 
 
 def evaluate(model, images, size: int = 64, batch_size: int = 32, quantizer=None, prior=None,

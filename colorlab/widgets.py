@@ -109,8 +109,9 @@ class ModelComparison:
         ``"fusion"``) and checkpoint paths. Every model needs ``colorize_image(image, size=...)``.
     images : dict, optional
         ``{name: uint8 RGB (H, W, 3)}``; defaults to :func:`colorlab.data.sample_photos`.
-    size : int
+    size : int, optional
         Working size of the models (the image is coloured at its full display resolution).
+        Default: each model's own, the size it was trained at (``config["image_size"]``).
     height : int
         Display height of each panel in pixels.
 
@@ -120,7 +121,7 @@ class ModelComparison:
         ``{panel name: uint8 RGB}`` currently shown; ``metrics`` holds the per-image metrics table.
     """
 
-    def __init__(self, models, images=None, size: int = 64, height: int = 192):
+    def __init__(self, models, images=None, size: int | None = None, height: int = 192):
         import ipywidgets as W
 
         from .data import sample_photos
@@ -129,7 +130,7 @@ class ModelComparison:
         if not self.models:
             raise ValueError("ModelComparison needs at least one model")
         self.images = {k: _shrink(v) for k, v in (images if images is not None else sample_photos()).items()}
-        self.size, self.height = int(size), int(height)
+        self.size, self.height = (None if size is None else int(size)), int(height)
         self.outputs, self.metrics = {}, {}
         self._panels: dict = {}  # panel name -> (box, image), reused so no widget is ever orphaned
         names = list(self.models)
@@ -218,7 +219,7 @@ class TemperatureExplorer(ModelComparison):
     ECCV16 compromise.
     """
 
-    def __init__(self, model, image=None, size: int = 64, height: int = 192):
+    def __init__(self, model, image=None, size: int | None = None, height: int = 192):
         from .data import sample_photos
 
         images = {"image": image} if image is not None else dict(list(sample_photos().items())[:4])
@@ -248,8 +249,8 @@ class TuringTest:
         As for :class:`ModelComparison`.
     images : dict, optional
         ``{name: uint8 RGB}``; defaults to the sample photos.
-    size : int
-        Working size of the models.
+    size : int, optional
+        Working size of the models; default: each model's own training size.
     seed : int
         Seeds the order of rounds and of left/right, so a class can share one sequence.
 
@@ -259,14 +260,14 @@ class TuringTest:
     >>> test.answer("left"); test.results()     # doctest: +SKIP
     """
 
-    def __init__(self, models, images=None, size: int = 64, height: int = 224, seed: int = 0):
+    def __init__(self, models, images=None, size: int | None = None, height: int = 224, seed: int = 0):
         import ipywidgets as W
 
         from .data import sample_photos
 
         self.models = _load_models(models)
         self.images = {k: _shrink(v) for k, v in (images if images is not None else sample_photos()).items()}
-        self.size, self.height = int(size), int(height)
+        self.size, self.height = (None if size is None else int(size)), int(height)
         self.rng = random.Random(seed)
         self.answers: list[dict] = []
         self.left, self.right = W.Image(format="png"), W.Image(format="png")

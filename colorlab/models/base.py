@@ -35,7 +35,7 @@ from torch import nn
 from colorlab.color import denormalize_ab, lab_to_rgb, rgb_to_lab
 from colorlab.models.layers import GaussianBlur, crop_to, pad_to_multiple
 
-__all__ = ["ColorizationModel", "colorize_image", "DEFAULT_IMAGE_SIZE", "MAX_ASPECT"]
+__all__ = ["ColorizationModel", "colorize_image", "predict_at_size", "DEFAULT_IMAGE_SIZE", "MAX_ASPECT"]
 
 DEFAULT_IMAGE_SIZE = 256  # colorize_image's size when the model's config records no image_size
 #: colorize_image predicts at most MAX_ASPECT * size pixels along the long side (a 3 x 5000 strip
@@ -103,13 +103,17 @@ class ColorizationModel(nn.Module):
         """
         return denormalize_ab(out)
 
-    def colorize(self, L: torch.Tensor) -> torch.Tensor:
+    def colorize(self, L: torch.Tensor, size: int | None = None) -> torch.Tensor:
         """Predict ab for L at any size.
 
         Parameters
         ----------
         L : torch.Tensor
             ``(B, 1, H, W)`` lightness in [0, 100]; any H, W >= 1.
+        size : int, optional
+            Working size: predict on L resized so that its short side is ``size`` and upsample
+            the ab back to H x W (see :func:`predict_at_size`). Default: predict at H x W. A model
+            trained on small images does best at its ``config["image_size"]``.
 
         Returns
         -------
@@ -126,6 +130,8 @@ class ColorizationModel(nn.Module):
         if not isinstance(L, torch.Tensor) or L.ndim != 4 or L.shape[1] != 1:
             shape = tuple(L.shape) if isinstance(L, torch.Tensor) else type(L).__name__
             raise ValueError(f"colorize: expected L of shape (B, 1, H, W), got {shape}")
+        if size is not None:
+            return predict_at_size(self.colorize, L, size)
         padded, size = pad_to_multiple(L, self.multiple)
         ab = self.output_to_ab(self(padded), padded.shape[-2:])
         if self.ab_blur is not None:
@@ -135,6 +141,41 @@ class ColorizationModel(nn.Module):
     def colorize_image(self, image, size: int | None = None) -> np.ndarray:
         """Colour a whole photograph at full resolution; see :func:`colorize_image`."""
         return colorize_image(self, image, size=size)
+
+
+def predict_at_size(predict, L: torch.Tensor, size: int) -> torch.Tensor:
+    """Run ``predict`` (L -> ab) on L resized so its short side is ``size``; upsample ab to L's size.
+
+    Parameters
+    ----------
+    predict : callable
+        Maps ``(B, 1, h, w)`` L to ``(B, 2, h, w)`` ab, e.g. ``model.colorize``.
+    L : torch.Tensor
+        ``(B, 1, H, W)`` lightness in [0, 100].
+    size : int
+        The working size (short side), a positive int.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(B, 2, H, W)`` ab, bilinearly upsampled from the working size.
+
+    Examples
+    --------
+    >>> import torch
+    >>> grey = lambda L: torch.zeros(L.shape[0], 2, *L.shape[2:])
+    >>> predict_at_size(grey, torch.full((1, 1, 64, 96), 50.0), 32).shape
+    torch.Size([1, 2, 64, 96])
+    """
+    if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 1:
+        raise ValueError(f"size must be a positive int, got {size!r}")
+    h, w = L.shape[-2:]
+    scale = size / min(h, w)
+    small_hw = (max(1, round(h * scale)), max(1, round(w * scale)))
+    if small_hw == (h, w):
+        return predict(L)
+    small = F.interpolate(L, size=small_hw, mode="bilinear", antialias=True, align_corners=False)
+    return F.interpolate(predict(small), size=(h, w), mode="bilinear", align_corners=False)
 
 
 def _as_rgb_tensor(image) -> torch.Tensor:
