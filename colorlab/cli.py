@@ -143,14 +143,15 @@ def _load_data(args, split, command, level="warning", **kw):
         warnings.simplefilter("always", ImageSkippedWarning)
         data = load_dataset(args.data, root=args.root, split=split, size=args.size, limit=args.limit,
                             download=args.download, **kw)
-    skipped = [w for w in caught if issubclass(w.category, ImageSkippedWarning)]
+    skipped = 0
     for w in caught:
-        if w in skipped:
+        if issubclass(w.category, ImageSkippedWarning):
+            skipped += 1
             print(f"colorlab {command}: {level}: {str(w.message).replace('skipping', 'skipped', 1)}",
                   file=sys.stderr)
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    return data, len(skipped)
+    return data, skipped
 
 
 def _load_model(spec, device):

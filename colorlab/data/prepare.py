@@ -23,7 +23,7 @@ SAMPLE_PHOTOS = {
 }
 
 
-_MAX_ASPECT = 4  # longer images keep only their centre 4:1 window before resizing (the crop lies in it)
+MAX_ASPECT = 4  # longer images keep only their centre 4:1 window before resizing (the crop lies in it)
 
 
 def _check_size(size) -> int:
@@ -60,10 +60,10 @@ def prepare_batch(images: torch.Tensor, size: int) -> torch.Tensor:
     if images.ndim != 4 or images.shape[1] != 3:
         raise ValueError(f"prepare_batch: expected (B, 3, H, W), got {tuple(images.shape)}")
     h, w = images.shape[-2:]
-    if max(h, w) > _MAX_ASPECT * min(h, w):
+    if max(h, w) > MAX_ASPECT * min(h, w):
         # a thin strip: only its centre can end in the crop, and resizing all of it could take
         # gigabytes (3 x 5000 at size 256 is 256 x 426,667 pixels); keep the centre 4:1 window
-        keep = _MAX_ASPECT * min(h, w)
+        keep = MAX_ASPECT * min(h, w)
         top, left = max(0, (h - keep) // 2), max(0, (w - keep) // 2)
         images = images[:, :, top:top + min(h, keep), left:left + min(w, keep)]
     x = images.float().div_(255.0) if images.dtype == torch.uint8 else images.float()

@@ -33,14 +33,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from colorlab.color import denormalize_ab, lab_to_rgb, rgb_to_lab
+from colorlab.data.prepare import MAX_ASPECT
 from colorlab.models.layers import GaussianBlur, crop_to, pad_to_multiple
 
 __all__ = ["ColorizationModel", "colorize_image", "predict_at_size", "DEFAULT_IMAGE_SIZE", "MAX_ASPECT"]
 
 DEFAULT_IMAGE_SIZE = 256  # colorize_image's size when the model's config records no image_size
-#: colorize_image predicts at most MAX_ASPECT * size pixels along the long side (a 3 x 5000 strip
-#: would otherwise be predicted at size x 1667 * size pixels: gigabytes at size 256)
-MAX_ASPECT = 4
+# MAX_ASPECT (4, shared with colorlab.data.prepare): predictions are at most MAX_ASPECT * size pixels
+# along the long side (a 3 x 5000 strip would otherwise be predicted at size x 1667 * size pixels:
+# gigabytes at size 256)
 
 
 class ColorizationModel(nn.Module):
@@ -146,6 +147,8 @@ class ColorizationModel(nn.Module):
 def predict_at_size(predict, L: torch.Tensor, size: int) -> torch.Tensor:
     """Run ``predict`` (L -> ab) on L resized so its short side is ``size``; upsample ab to L's size.
 
+    As in :func:`colorize_image`, the long side of the working size is capped at ``MAX_ASPECT * size``.
+
     Parameters
     ----------
     predict : callable
@@ -167,15 +170,20 @@ def predict_at_size(predict, L: torch.Tensor, size: int) -> torch.Tensor:
     >>> predict_at_size(grey, torch.full((1, 1, 64, 96), 50.0), 32).shape
     torch.Size([1, 2, 64, 96])
     """
-    if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 1:
-        raise ValueError(f"size must be a positive int, got {size!r}")
     h, w = L.shape[-2:]
-    scale = size / min(h, w)
-    small_hw = (max(1, round(h * scale)), max(1, round(w * scale)))
+    small_hw = _working_hw(h, w, size, "")
     if small_hw == (h, w):
         return predict(L)
     small = F.interpolate(L, size=small_hw, mode="bilinear", antialias=True, align_corners=False)
     return F.interpolate(predict(small), size=(h, w), mode="bilinear", align_corners=False)
+
+
+def _working_hw(h: int, w: int, size, caller: str) -> tuple[int, int]:
+    """(h, w) scaled so the short side is ``size``, the long side capped at ``MAX_ASPECT * size``."""
+    if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 1:
+        raise ValueError(f"{caller}size must be a positive int, got {size!r}")
+    scale = min(size / min(h, w), MAX_ASPECT * size / max(h, w))  # a thin strip: long side capped
+    return max(1, round(h * scale)), max(1, round(w * scale))
 
 
 def _as_rgb_tensor(image) -> torch.Tensor:
@@ -235,12 +243,9 @@ def colorize_image(model: ColorizationModel, image, size: int | None = None) -> 
     """
     if size is None:
         size = model.config.get("image_size") or DEFAULT_IMAGE_SIZE
-    if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 1:
-        raise ValueError(f"colorize_image: size must be a positive int, got {size!r}")
     rgb = _as_rgb_tensor(image)
     h, w = rgb.shape[-2:]
-    scale = min(size / min(h, w), MAX_ASPECT * size / max(h, w))  # a thin strip: long side capped
-    small_hw = (max(1, round(h * scale)), max(1, round(w * scale)))
+    small_hw = _working_hw(h, w, size, "colorize_image: ")
     small = F.interpolate(rgb, size=small_hw, mode="bicubic", antialias=True, align_corners=False)
     L_small = rgb_to_lab(small.clamp(0.0, 1.0))[:, :1]
     was_training = model.training

@@ -199,9 +199,8 @@ def train(model, dataset, steps, batch_size=64, lr=None, device="auto", amp=None
         if channels_last:
             model.to(memory_format=torch.channels_last)
         dataset = _prepare_data(dataset, dev)
-        cfg = getattr(model, "_config", None)
-        size = getattr(dataset, "size", None)
-        if isinstance(cfg, dict) and "image_size" in cfg and cfg["image_size"] is None and isinstance(size, int):
+        cfg, size = getattr(model, "_config", {}), getattr(dataset, "size", None)
+        if cfg.get("image_size", 0) is None and isinstance(size, int):  # a model with an unset image_size
             cfg["image_size"] = size   # colorize_image then predicts at the training size
         precision = Precision(amp, dev)
         task = make_task(model, steps=steps, lr=lr, **kind_options)
