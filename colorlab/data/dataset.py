@@ -9,7 +9,7 @@ from torch.utils.data import Dataset
 from ..color import lab_to_rgb, rgb_to_lab
 from .prepare import _check_size, prepare_batch, prepare_image
 
-__all__ = ["LabDataset", "prepare_stack"]
+__all__ = ["LabDataset", "prepare_stack", "crop_shapes", "random_resized_crops"]
 
 _PENDING_VALUES = 1 << 26  # prepare at most this many input values (~64 MB as uint8) at once
 _CHUNK = 1024             # images per vectorised batch
@@ -117,6 +117,66 @@ def augment_lab(lab: torch.Tensor, generator: torch.Generator | None = None) -> 
     return out.permute(0, 3, 1, 2).contiguous()
 
 
+def crop_shapes(size: int, multiple: int = 32) -> list[tuple[int, int]]:
+    """Training shapes around ``size``: the square, and a landscape and a portrait of about 5:3.
+
+    Each side is a multiple of ``multiple``; all have about ``size ** 2`` pixels.
+
+    Examples
+    --------
+    >>> crop_shapes(128)
+    [(128, 128), (96, 160), (160, 96)]
+    """
+    short = max(multiple, int(round(0.75 * size / multiple)) * multiple)
+    long = max(multiple, int(round(1.25 * size / multiple)) * multiple)
+    square = max(multiple, int(round(size / multiple)) * multiple)
+    return [(square, square), (short, long), (long, short)]
+
+
+def random_resized_crops(lab: torch.Tensor, shape: tuple[int, int], generator: torch.Generator | None = None,
+                         scale: tuple[float, float] = (0.3, 1.0)) -> torch.Tensor:
+    """Random crops of a batch, each resized to ``shape`` (bilinear), half of them flipped.
+
+    Every crop covers a random fraction ``scale`` of the image's area, with the aspect ratio of
+    ``shape`` (so nothing is stretched) at a random position; the whole batch comes out as one
+    ``(B, C, h, w)`` tensor. All randomness comes from ``generator``.
+
+    Parameters
+    ----------
+    lab : torch.Tensor of shape (B, C, S, S)
+    shape : (int, int)
+        Output ``(h, w)``.
+    generator : torch.Generator, optional
+    scale : (float, float)
+        Range of the crop's area as a fraction of the image's.
+
+    Returns
+    -------
+    torch.Tensor of shape (B, C, h, w)
+
+    Examples
+    --------
+    >>> x = torch.rand(2, 3, 16, 16)
+    >>> random_resized_crops(x, (8, 12), torch.Generator().manual_seed(0)).shape
+    torch.Size([2, 3, 8, 12])
+    """
+    B = lab.shape[0]
+    h, w = shape
+    gdev = generator.device if generator is not None else torch.device("cpu")
+    u = torch.rand(B, 4, generator=generator, device=gdev).to(lab.device, torch.float32)
+    area = scale[0] + (scale[1] - scale[0]) * u[:, 0]
+    aspect = (w / h) * lab.shape[-2] / lab.shape[-1]
+    ch, cw = (area / aspect).sqrt(), (area * aspect).sqrt()       # fractions of the image's sides
+    shrink = torch.maximum(torch.ones_like(ch), torch.maximum(ch, cw))
+    ch, cw = ch / shrink, cw / shrink
+    ty, tx = (2 * u[:, 1] - 1) * (1 - ch), (2 * u[:, 2] - 1) * (1 - cw)
+    flip = torch.where(u[:, 3] < 0.5, -1.0, 1.0)
+    theta = torch.zeros(B, 2, 3, device=lab.device)
+    theta[:, 0, 0], theta[:, 0, 2], theta[:, 1, 1], theta[:, 1, 2] = cw * flip, tx, ch, ty
+    grid = F.affine_grid(theta, (B, lab.shape[1], h, w), align_corners=False)
+    return F.grid_sample(lab.float(), grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
 class LabDataset(Dataset):
     """Images prepared to S x S and held as one Lab tensor ``lab`` of shape (N, 3, S, S), float32.
 
@@ -135,6 +195,12 @@ class LabDataset(Dataset):
         Class index per image (-1: no class), with :attr:`classes` the class names.
     augment : bool
         Whether :meth:`batch` flips and randomly crops.
+    crop_size : int or None
+        If set, :meth:`batch` returns random resized crops (and flips) of about this size instead,
+        each batch in one of :func:`crop_shapes` (square, landscape or portrait): what the photo
+        models train on, so they work at any aspect ratio.
+    train_size : int
+        The size a model trained on this data sees: ``crop_size``, else ``size``.
     device : torch.device
 
     Examples
@@ -150,7 +216,7 @@ class LabDataset(Dataset):
     """
 
     def __init__(self, lab: torch.Tensor, name: str = "images", paths=None, labels=None, classes=None,
-                 augment: bool = False, device=None):
+                 augment: bool = False, device=None, crop_size: int | None = None):
         if lab.ndim != 4 or lab.shape[1] != 3 or lab.shape[2] != lab.shape[3]:
             raise ValueError(f"LabDataset: lab must have shape (N, 3, S, S), got {tuple(lab.shape)}")
         self.lab = lab.float()
@@ -160,6 +226,7 @@ class LabDataset(Dataset):
         self.labels = torch.as_tensor(labels, dtype=torch.long) if labels is not None else None
         self.classes = list(classes) if classes is not None else None
         self.augment = bool(augment)
+        self.crop_size = _check_size(crop_size) if crop_size is not None else None
         self.device = self.lab.device
         if device is not None:
             self.to(device)
@@ -229,9 +296,19 @@ class LabDataset(Dataset):
         """
         idx = torch.as_tensor(indices, dtype=torch.long).to(self.lab.device)
         x = self.lab[idx]
-        if self.augment:
+        if self.crop_size is not None:
+            shapes = crop_shapes(self.crop_size)
+            gdev = generator.device if generator is not None else torch.device("cpu")
+            pick = int(torch.randint(len(shapes), (1,), generator=generator, device=gdev))
+            x = random_resized_crops(x, shapes[pick], generator)
+        elif self.augment:
             x = augment_lab(x, generator)
         return x[:, :1], x[:, 1:]
+
+    @property
+    def train_size(self) -> int:
+        """The size a model trained on this data sees (``crop_size`` if set, else ``size``)."""
+        return self.crop_size or self.size
 
     def to(self, device) -> "LabDataset":
         """Move the data to ``device`` (e.g. "cuda": a GPU-resident dataset); returns ``self``.

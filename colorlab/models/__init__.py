@@ -67,6 +67,9 @@ def build(name: str, **kw) -> ColorizationModel:
         That model's options (see its class): e.g. ``width``, ``upsample``, ``batchnorm``,
         ``dropout``, ``ab_blur``; ``quantizer`` (or ``Q``) and ``T`` for the classification models;
         ``variant="dcgan"``, ``depth`` for the GAN; ``backbone``, ``pretrained`` for fusion.
+        ``encoder="efficientnet_lite0"`` builds the photo model of that kind over the
+        ImageNet-pretrained encoder instead (:mod:`colorlab.models.photo`): what
+        :func:`pretrained` ships.
 
     Returns
     -------
@@ -85,7 +88,19 @@ def build(name: str, **kw) -> ColorizationModel:
     'gan'
     >>> build("class", Q=313, width=1.0).model_out.weight.shape
     torch.Size([2, 313, 1, 1])
+    >>> build("class-rebal", encoder="efficientnet_lite0").multiple
+    32
     """
+    if kw.get("encoder") is not None:  # over the ImageNet-pretrained encoder: the photo models
+        from colorlab.models import photo
+        if name in ("mse", "fusion"):
+            return photo.PhotoRegressor(name, **kw)
+        photo_builders = {"class": photo.PhotoClassifier, "class-rebal": photo.PhotoRebalancedClassifier,
+                          "gan": photo.PhotoGAN}
+        if name not in photo_builders:
+            raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+        return photo_builders[name](**kw)
+    kw.pop("encoder", None)
     if name == "fusion":
         from colorlab.models.fusion import FusionColorizer
         return FusionColorizer(**kw)

