@@ -281,6 +281,28 @@ def test_torchvision_datasets_fail_at_once_without_data_or_network(tmp_path, nam
     assert time.perf_counter() - t < 15  # importing torchvision is most of it; no network wait
 
 
+def test_imagenette_offline_errors_and_a_local_copy_in_torchvisions_layout(tmp_path):
+    with pytest.raises(DatasetNotFoundError) as info:
+        load_dataset("imagenette", root=tmp_path / "none", split="val")
+    msg = str(info.value)
+    assert "imagenette (val split)" in msg and "download=True" in msg and "folder:PATH" in msg
+    assert "94 MB" in msg
+    with pytest.raises(ValueError, match="unknown split 'test'"):
+        load_dataset("imagenette", root=tmp_path, split="test")
+    with pytest.raises(OfflineError, match="offline"):
+        load_dataset("imagenette", root=tmp_path / "none", split="val", download=True)
+    base = tmp_path / "tv" / "imagenette2-160" / "val"      # what torchvision extracts from the 160px archive
+    for wnid, colour in (("n01440764", (200, 30, 30)), ("n02102040", (30, 30, 200))):
+        for k in range(2):
+            _write(base / wnid / f"ILSVRC_{k}.JPEG", _solid(colour, h=16 + 4 * k, w=24))
+    ds = load_dataset("imagenette", root=tmp_path / "tv", split="val", size=8, cache=False)
+    assert len(ds) == 4 and ds.lab.shape == (4, 3, 8, 8)
+    assert ds.classes == ["tench", "English springer"] and ds.labels.tolist() == [0, 0, 1, 1]
+    assert all(Path(p).is_file() and p.endswith(".JPEG") for p in ds.paths)
+    assert load_dataset("imagenette", root=tmp_path / "tv", split="val", size=8, limit=2, cache=False) \
+        .labels.tolist() == [0, 1]                           # a limit is balanced over the classes
+
+
 def test_load_dataset_argument_errors():
     with pytest.raises(ValueError, match="unknown dataset 'imagenet'"):
         load_dataset("imagenet")

@@ -2,8 +2,9 @@
 
 - :func:`prepare_image`: short side resized to ``size`` (bicubic, antialiased), centre crop.
 - :func:`sample_photos`: natural colour photos shipped inside scikit-image, scikit-learn, matplotlib.
-- :func:`load_dataset`: "samples", "cifar10", "flowers102", "places365", "stl10", "folder:PATH", as a
-  :class:`LabDataset` (one Lab tensor ``(N, 3, S, S)``, cached on disk, optionally on the GPU).
+- :func:`load_dataset`: "samples", "cifar10", "imagenette", "flowers102", "places365", "stl10",
+  "folder:PATH", as a :class:`LabDataset` (one Lab tensor ``(N, 3, S, S)``, cached on disk,
+  optionally on the GPU).
 
 Examples
 --------

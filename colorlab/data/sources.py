@@ -22,6 +22,8 @@ __all__ = ["load_dataset", "DatasetNotFoundError", "ImageSkippedWarning", "DATAS
 DATASETS = {
     "cifar10": ("CIFAR10", "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz", "163 MB",
                 ("train", "test")),
+    "imagenette": ("Imagenette", "https://s3.amazonaws.com/fast-ai-imageclas/imagenette2-160.tgz",
+                   "94 MB (the 160px version)", ("train", "val")),
     "stl10": ("STL10", "http://ai.stanford.edu/~acoates/stl10/stl10_binary.tar.gz", "2.6 GB",
               ("train", "test", "unlabeled")),
     "flowers102": ("Flowers102", "https://www.robots.ox.ac.uk/~vgg/data/flowers/102/", "345 MB",
@@ -139,7 +141,7 @@ def _torchvision_dataset(name: str, root: Path, split: str, download: bool):
         raise ValueError(f"{name}: unknown split {split!r}; choose from {list(splits)}")
     cls = getattr(tvd, cls_name)
     kw = {"cifar10": {"train": split == "train"}, "stl10": {"split": split},
-          "flowers102": {"split": split},
+          "flowers102": {"split": split}, "imagenette": {"split": split, "size": "160px"},
           "places365": {"split": "train-standard" if split == "train" else "val", "small": True}}[name]
     try:
         return cls(str(root), download=False, **kw)
@@ -168,6 +170,9 @@ def _torchvision_images(ds, name: str):
         return list(ds.data.transpose(0, 2, 3, 1)), labels, list(ds.classes)
     if name == "flowers102":
         return [Path(p) for p in ds._image_files], np.asarray(ds._labels), None
+    if name == "imagenette":  # classes are tuples of synonyms: keep the first, e.g. "tench"
+        return ([Path(p) for p, _ in ds._samples], np.asarray([t for _, t in ds._samples], dtype=np.int64),
+                [c[0] for c in ds.classes])
     return [Path(p) for p, _ in ds.imgs], np.asarray([t for _, t in ds.imgs]), list(ds.classes)
 
 
@@ -219,13 +224,14 @@ def load_dataset(name: str, root=None, split: str = "train", size: int = 64, dow
     ----------
     name : str
         "samples" (the offline photos of :func:`sample_photos`; ``split`` is ignored), "cifar10",
-        "flowers102", "places365", "stl10" (through torchvision) or "folder:PATH" (every image under
+        "imagenette" (the 160px version), "flowers102", "places365", "stl10" (through torchvision) or "folder:PATH" (every image under
         PATH; sub-folders are classes; if PATH has train/ and test/ (or val/) folders, ``split``
         picks one).
     root : str or os.PathLike, optional
         Where torchvision datasets live (default ``<cache>/torchvision``). Unused otherwise.
     split : str
-        "train" or "test" (also "val" for flowers102/places365/folders, "unlabeled" for stl10).
+        "train" or "test" (also "val" for flowers102/places365/folders, "unlabeled" for stl10);
+        imagenette has "train" and "val" only.
     size : int
         Side S of the prepared images (short side resized to S, then centre crop).
     download : bool
