@@ -367,3 +367,22 @@ def test_docstring_examples_run():
     for mod in (data, data.cache, data.dataset, data.prepare, data.sources):
         result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
         assert result.failed == 0, mod.__name__
+
+
+def test_list_photos_gives_unread_files_balanced_by_class_or_sample_arrays(tmp_path):
+    from colorlab.data import list_photos, sample_photos
+    for cls in ("cats", "dogs"):
+        for k in range(3):
+            _write(tmp_path / "test" / cls / f"{k}.png", _solid((k * 50, 0, 0), h=10 + k, w=20))
+    (tmp_path / "test" / "dogs" / "bad.jpg").write_bytes(b"")      # listed, not read
+    photos = list_photos(f"folder:{tmp_path}", split="test")
+    assert sorted(photos) == sorted([f"cats{os.sep}{k}.png" for k in range(3)] + [f"dogs{os.sep}{k}.png" for k in range(3)]
+                                    + [f"dogs{os.sep}bad.jpg"])
+    assert all(isinstance(p, Path) and p.is_file() for p in photos.values())
+    assert sorted(list_photos(f"folder:{tmp_path}", split="test", limit=2)) == [f"cats{os.sep}0.png", f"dogs{os.sep}0.png"]
+    samples = list_photos("samples", limit=3)
+    assert list(samples) == list(sample_photos())[:3] and all(v.dtype == np.uint8 for v in samples.values())
+    with pytest.raises(DatasetNotFoundError):
+        list_photos("imagenette", root=tmp_path / "none", split="val")
+    with pytest.raises(ValueError, match="unknown dataset"):
+        list_photos("imagenet")

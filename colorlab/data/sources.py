@@ -16,7 +16,7 @@ from .cache import cache_dir, cache_path, load_cache, save_cache
 from .dataset import LabDataset, prepare_stack
 from .prepare import SAMPLE_PHOTOS, _check_size, sample_photos
 
-__all__ = ["load_dataset", "DatasetNotFoundError", "ImageSkippedWarning", "DATASETS"]
+__all__ = ["load_dataset", "list_photos", "DatasetNotFoundError", "ImageSkippedWarning", "DATASETS"]
 
 #: torchvision datasets: name -> (class name, download URL (for the offline check), approx. size, splits)
 DATASETS = {
@@ -194,6 +194,58 @@ def _load_torchvision(name, root, split, size, limit, download, use_cache, cache
         return {"lab": _to_lab16(prepare_stack(arrays, size)), "paths": paths,
                 "labels": torch.from_numpy(labels[idx]), "classes": classes}
     return _cached(settings, build, use_cache, cache_root), name
+
+
+def list_photos(name: str, root=None, split: str = "train", limit: int | None = None,
+                download: bool = False) -> dict:
+    """The photos of a dataset at their own size, unread: ``{name: file path or HxWx3 uint8 array}``.
+
+    For scoring or showing whole photos (``evaluate(..., whole=True)``, ``colorlab compare``)
+    rather than the square prepared images of :func:`load_dataset`. Files are not opened here.
+
+    Parameters
+    ----------
+    name, root, split, download
+        As for :func:`load_dataset`. "samples" gives the arrays of :func:`sample_photos`;
+        "folder:PATH" and the torchvision datasets stored as files (imagenette, flowers102,
+        places365) give paths; cifar10 and stl10 give their (small) arrays.
+    limit : int, optional
+        The first ``limit`` photos, round-robin over the classes (as :func:`load_dataset`).
+
+    Returns
+    -------
+    dict
+        Keys: photo names (for files, the path below the folder or dataset split).
+
+    Examples
+    --------
+    >>> photos = list_photos("samples", limit=2)
+    >>> [(k, v.shape) for k, v in photos.items()]
+    [('astronaut', (512, 512, 3)), ('chelsea', (300, 451, 3))]
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"dataset name must be a string, got {type(name).__name__}")
+    if name == "samples":
+        return sample_photos(list(SAMPLE_PHOTOS)[:limit])
+    if name.startswith("folder:"):
+        base = _folder_base(Path(name[len("folder:"):]).expanduser(), split)
+        items = [Path(f) for f in _scan_images(str(base))]
+        if not items:
+            raise ValueError(f"{base}: no image files found (looked for {', '.join(sorted(IMAGE_EXTENSIONS))}, "
+                             "recursively)")
+        keys = [str(p.relative_to(base)) for p in items]
+        tops = [k.split(os.sep)[0] if os.sep in k else "" for k in keys]
+        labels = np.unique(tops, return_inverse=True)[1].reshape(-1)
+    elif name in DATASETS:
+        root = Path(root).expanduser() if root is not None else cache_dir() / "torchvision"
+        items, labels, _ = _torchvision_images(_torchvision_dataset(name, root, split, download), name)
+        keys = [f"{p.parent.name}/{p.name}" if isinstance(p, Path) else f"{name}-{split}-{i}"
+                for i, p in enumerate(items)]
+    else:
+        raise ValueError(f"unknown dataset {name!r}; choose from 'samples', {', '.join(map(repr, DATASETS))} "
+                         f"or 'folder:PATH'")
+    chosen = sorted(_balanced_order(labels)[:limit].tolist())
+    return {keys[i]: items[i] for i in chosen}
 
 
 # --------------------------------------------------------------------------- common
