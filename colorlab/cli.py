@@ -15,7 +15,8 @@ Examples
     $ python -m colorlab train --model mse --data samples --size 64 --steps 50 --out runs/mse.ckpt
     $ python -m colorlab colorize old_photos/ --model class-rebal --out coloured/
     $ python -m colorlab evaluate --model class-rebal --data samples --size 64 --json
-    $ python -m colorlab compare --models mse,class-rebal,gan --data samples --out compare.png
+    $ python -m colorlab evaluate --model gan --data folder:old_photos/ --whole --size 256
+    $ python -m colorlab compare --models mse,class-rebal,gan --data folder:photos/ --n 6 --out sheet.png
     $ python -m colorlab doctor
 """
 from __future__ import annotations
@@ -131,15 +132,32 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--split", default="test")
     e.add_argument("--batch-size", type=_COUNT, default=32)
     e.add_argument("--predict-size", type=_SIZE, default=None, metavar="P",
-                   help="run the model at P pixels and upsample its ab to --size (as colorize does)")
+                   help="run the model at P pixels and upsample its ab to --size, as colorize does "
+                        "(default: the model's working size, the size it was trained at)")
+    e.add_argument("--whole", action="store_true",
+                   help="score whole photos (short side --size, aspect kept, nothing cropped) as colorize "
+                        "colours them; a folder's image files are read at their own size")
     e.add_argument("--json", action="store_true", help="print JSON")
 
-    m = sub.add_parser("compare", help="figure: grey, each model, truth",
-                       description="Draw one row per image: the grey input, each model, the truth.")
+    m = sub.add_parser("compare", help="contact sheet: original, grey input, each model",
+                       description="Draw a contact sheet: one row per photo (file names as row labels), "
+                       "columns original, grey input, then each model (names as titles); every photo "
+                       "whole, coloured as colorize colours it.")
     m.add_argument("--models", required=True, metavar="A,B,...")
-    _add_common(m)
+    src = m.add_mutually_exclusive_group(required=True)
+    src.add_argument("--files", nargs="+", metavar="IMAGE", help="these photos, in this order")
+    src.add_argument("--data", metavar="SPEC", help="samples, cifar10, imagenette, flowers102, places365, "
+                     "stl10 or folder:PATH: --n photos drawn from it with --seed")
+    m.add_argument("--root", default=None, help="where datasets live or download to")
+    m.add_argument("--download", action="store_true",
+                   help="let torchvision download a missing dataset (checksum-verified)")
     m.add_argument("--split", default="test")
-    m.add_argument("--n", type=_COUNT, default=4, help="number of images (rows)")
+    m.add_argument("--n", type=_COUNT, default=4, help="number of photos (rows) with --data")
+    m.add_argument("--seed", type=int, default=0, help="which photos --data gives (deterministic)")
+    m.add_argument("--size", type=_SIZE, default=256, help="short side of each tile in pixels (default 256)")
+    m.add_argument("--predict-size", type=_SIZE, default=None, metavar="P",
+                   help="the models' working size (default: each model's own)")
+    m.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     m.add_argument("--out", required=True, metavar="FIG.png")
 
     sub.add_parser("doctor", help="versions, device, Colab, data and checkpoints present",
@@ -285,13 +303,36 @@ def cmd_colorize(args) -> int:
     return 1 if failed else 0
 
 
+def _readable(photos, command, level, skipped):
+    """Each photo of ``photos`` (arrays or paths, read one at a time); ``colorlab COMMAND: LEVEL:
+    skipped ...`` for an unreadable file, counted in ``skipped`` (a list), and the others go on."""
+    from colorlab.io import ImageReadError, read_image
+    for item in photos:
+        if isinstance(item, Path):
+            try:
+                item = read_image(item)
+            except ImageReadError as e:
+                print(f"colorlab {command}: {level}: skipped unreadable image {e}", file=sys.stderr)
+                skipped.append(e)
+                continue
+        yield item
+
+
 def cmd_evaluate(args) -> int:
-    from colorlab.metrics import evaluate
+    from colorlab.evaluation import evaluate
     from colorlab.train import pick_device
     model = _load_model(args.model, pick_device(args.device))
-    data, skipped = _load_data(args, args.split, "evaluate", level="error")  # scored without them
-    result = evaluate(model, data, size=args.size, batch_size=args.batch_size,
-                      predict_size=args.predict_size)
+    if args.whole:  # the photos themselves, one at a time, at their own size
+        from colorlab.data import list_photos
+        photos, failed = list_photos(args.data, root=args.root, split=args.split, limit=args.limit,
+                                     download=args.download), []
+        result = evaluate(model, _readable(photos.values(), "evaluate", "error", failed), size=args.size,
+                          predict_size=args.predict_size, whole=True)
+        skipped = len(failed)
+    else:
+        data, skipped = _load_data(args, args.split, "evaluate", level="error")  # scored without them
+        result = evaluate(model, data, size=args.size, batch_size=args.batch_size,
+                          predict_size=args.predict_size)
     if args.json:
         plain = {k: v.item() if hasattr(v, "item") else v for k, v in result.items()}
         print(json.dumps(plain, indent=2))
@@ -305,68 +346,35 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
-def comparison_figure(models: dict, data, n: int = 4):
-    """One row per image: grey input, each model's colours, the truth; as an RGB uint8 array.
-
-    Drawn by ``colorlab.viz.colorization_grid`` when available (a plain grid otherwise).
-
-    Parameters
-    ----------
-    models : dict
-        ``{title: model}``; each has ``colorize(L (B,1,S,S)) -> ab (B,2,S,S)``.
-    data : LabDataset
-        The first ``n`` images are drawn.
-
-    Returns
-    -------
-    numpy.ndarray of shape (H, W, 3), uint8 (the rendered figure)
-    """
+def _chosen_photos(args) -> dict:
+    """``{file name: uint8 photo}`` for compare: ``--files`` in order, or ``--n`` drawn from ``--data``
+    with ``--seed`` (unreadable files are skipped with a warning line and the next one drawn)."""
     import numpy as np
-    import torch
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    L = torch.stack([data[i][0] for i in range(n)]).float().cpu()
-    truth = torch.stack([data[i][1] for i in range(n)]).float().cpu()
-    preds = {}
-    with torch.inference_mode():
-        for title, model in models.items():
-            dev = next(model.parameters()).device
-            preds[title] = model.colorize(L.to(dev)).float().cpu()
-    try:
-        from colorlab.viz import colorization_grid
-    except ImportError:
-        colorization_grid = _plain_grid
-    fig = colorization_grid(L, preds, truth)
-    FigureCanvasAgg(fig).draw()
-    return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
-
-
-def _plain_grid(L, preds, truth):
-    """Minimal stand-in for ``colorlab.viz.colorization_grid`` (grey, predictions, truth)."""
-    from matplotlib.figure import Figure
-
-    from colorlab.color import lab_to_rgb, merge_lab
-    cols = {"grey input": _grey_ab(L), **preds, "truth": truth}
-    fig = Figure(figsize=(1.6 * len(cols), 1.6 * len(L)), dpi=100)
-    axes = fig.subplots(len(L), len(cols), squeeze=False)
-    for j, (title, ab) in enumerate(cols.items()):
-        rgb = lab_to_rgb(merge_lab(L, ab)).permute(0, 2, 3, 1).numpy()
-        axes[0, j].set_title(title, fontsize=9)
-        for i in range(len(L)):
-            axes[i, j].imshow(rgb[i])
-            axes[i, j].axis("off")
-    fig.tight_layout()
-    return fig
-
-
-def _grey_ab(L):
-    """Zero ab ``(B, 2, H, W)`` for L ``(B, 1, H, W)``: the grey image."""
-    return L.new_zeros((L.shape[0], 2, *L.shape[2:]))
+    from colorlab.data import list_photos
+    from colorlab.io import read_image
+    chosen, failed = {}, []
+    if args.files:
+        for f in args.files:  # a repeated file name is labelled with its whole path
+            chosen[f if Path(f).name in chosen else Path(f).name] = read_image(f)
+        return chosen
+    photos = list_photos(args.data, root=args.root, split=args.split, download=args.download)
+    keys = list(photos)
+    order = np.random.default_rng(args.seed).permutation(len(keys))
+    for i in order:
+        if len(chosen) >= args.n:
+            break
+        for photo in _readable([photos[keys[i]]], "compare", "warning", failed):
+            chosen[Path(keys[i]).name if Path(keys[i]).name not in chosen else keys[i]] = photo
+    if not chosen:
+        raise ValueError(f"{args.data}: none of the photos could be read")
+    return chosen
 
 
 def cmd_compare(args) -> int:
-    from colorlab.io import save_image
+    from colorlab.io import atomic_write
     from colorlab.train import pick_device
+    from colorlab.viz import contact_sheet
     names = [n.strip() for n in args.models.split(",") if n.strip()]
     if not names:
         raise ValueError("--models: give at least one model name or checkpoint")
@@ -374,9 +382,11 @@ def cmd_compare(args) -> int:
     models = {Path(n).stem: _load_model(n, device) for n in names}
     if len(models) < len(names):
         raise ValueError(f"--models: names must differ, got {args.models!r}")
-    data, _ = _load_data(args, args.split, "compare")
-    save_image(args.out, comparison_figure(models, data, n=min(args.n, len(data))))
-    print(f"wrote {args.out}: {len(names)} model(s) on {min(args.n, len(data))} image(s)")
+    photos = _chosen_photos(args)
+    fig = contact_sheet(photos, models, size=args.size, predict_size=args.predict_size)
+    with atomic_write(args.out) as f:
+        fig.savefig(f, format=Path(args.out).suffix.lstrip(".").lower() or "png")
+    print(f"wrote {args.out}: {len(models)} model(s) on {len(photos)} photo(s)")
     return 0
 
 

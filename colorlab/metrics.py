@@ -1,9 +1,11 @@
-"""Scores for a colourisation: PSNR, SSIM, AuC of the ab error, colourfulness and chroma.
+"""Scores for a colourisation: PSNR, SSIM, AuC of the ab error, colourfulness, chroma, colour casts.
 
 All functions take torch tensors in the library's layout: RGB ``(B, 3, H, W)`` in [0, 1] and ab
 ``(B, 2, H, W)`` in Lab units. Per-image scores are averaged over the batch; pixel-pooled scores
 (AuC, chroma ratio) pool every pixel of the batch, as Zhang et al. do over a test set.
-:func:`evaluate` runs a model over a set of images and returns everything as one dict.
+:func:`colorlab.evaluation.evaluate` runs a model over a set of images and returns everything as
+one dict; ``colorlab.metrics.evaluate`` still finds it (imported on first use, so that this module
+never imports :mod:`colorlab.models`).
 
 Examples
 --------
@@ -19,13 +21,13 @@ from __future__ import annotations
 
 import functools
 import math
-import numbers
 
 import torch
 
 from colorlab.color import lab_to_rgb, merge_lab, rgb_to_lab
 
-__all__ = ["psnr", "ssim", "auc_ab", "auc_ab_rebalanced", "colorfulness", "chroma_ratio", "evaluate"]
+__all__ = ["psnr", "ssim", "auc_ab", "auc_ab_rebalanced", "colorfulness", "chroma_ratio", "colour_cast",
+           "tint", "chroma_spikes", "evaluate"]
 
 _SSIM_SIGMA, _SSIM_RADIUS = 1.5, 5      # Wang et al. 2004: Gaussian window sigma 1.5, 11 taps
 
@@ -85,11 +87,16 @@ def _colorfulness_per_image(rgb):
     return std + 0.3 * mean
 
 
+def _auc_hits(pred_ab, true_ab, max_threshold):
+    """Per pixel ``#{t in 0..T : e <= t} / (T + 1)`` for the ab error e: (B, H, W)."""
+    err = (pred_ab - true_ab).pow(2).sum(1).sqrt()
+    return (max_threshold + 1 - torch.ceil(err)).clamp(0, max_threshold + 1) / (max_threshold + 1)
+
+
 def _auc_sums(pred_ab, true_ab, weights, max_threshold):
     """(sum_i w_i * #{t in 0..T : e_i <= t} / (T + 1), sum_i w_i) over all pixels."""
-    err = (pred_ab - true_ab).pow(2).sum(1).sqrt()                      # (B, H, W)
-    hits = (max_threshold + 1 - torch.ceil(err)).clamp(0, max_threshold + 1) / (max_threshold + 1)
-    w = torch.ones_like(err) if weights is None else weights.to(err).reshape(err.shape)
+    hits = _auc_hits(pred_ab, true_ab, max_threshold)                   # (B, H, W)
+    w = torch.ones_like(hits) if weights is None else weights.to(hits).reshape(hits.shape)
     return float((hits * w).sum()), float(w.sum())
 
 
@@ -273,132 +280,129 @@ def chroma_ratio(pred_ab: torch.Tensor, true_ab: torch.Tensor) -> float:
     return float(pred_ab.pow(2).sum(1).sqrt().mean()) / den if den > 0 else math.nan
 
 
-# ---------------------------------------------------------------------- evaluation
-def _positive_int(value, name: str) -> int:
-    """``value`` if it is a positive integer (not a bool), else a ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(f"evaluate: {name} must be a positive integer, got {value!r}")
-    return int(value)
+# ---------------------------------------------------------------------- colour casts and spikes
+def _mean_ab_per_image(ab):
+    """(B, 2): the mean a and b of each image."""
+    return ab.mean((2, 3))
 
 
-def _lab_images(images, size: int) -> torch.Tensor:
-    """(N, 3, S, S) Lab from a LabDataset, a list of HxWx3 arrays or a dict of them."""
-    if hasattr(images, "lab"):
-        return images.lab
-    if isinstance(images, dict):
-        images = list(images.values())
-    if torch.is_tensor(images) and images.ndim == 4 and images.shape[1] == 3:
-        return images.float()                              # already Lab (N, 3, S, S)
-    if not isinstance(images, (list, tuple)) or not images:
-        raise TypeError("evaluate: images must be a LabDataset, a non-empty list of HxWx3 arrays, "
-                        f"or a dict from sample_photos(); got {type(images).__name__}")
-    from colorlab.data import prepare_image        # the one way images are prepared
-    return rgb_to_lab(torch.stack([prepare_image(im, size) for im in images]))
+def _cast_per_image(pred_ab, true_ab):
+    """(B,): length of (mean predicted ab - mean true ab) of each image."""
+    return (_mean_ab_per_image(pred_ab) - _mean_ab_per_image(true_ab)).pow(2).sum(1).sqrt()
 
 
-def _predict(model, L, predict_size=None):
-    """ab for L; with ``predict_size``, predicted at that working size and upsampled back."""
-    from colorlab.models.base import predict_at_size
-    fn = model.colorize if hasattr(model, "colorize") else model
-    device = L.device
-    if isinstance(model, torch.nn.Module):
-        p = next(iter(model.parameters()), None)
-        device = p.device if p is not None else device
-
-    def run(x):
-        return fn(x.to(device)).detach().float().cpu()
-    return run(L) if predict_size is None else predict_at_size(run, L, predict_size)
+def _tint_from_means(pred_means, true_means) -> float:
+    """Length of the mean over photos of (mean predicted ab - mean true ab), from (N, 2) pairs."""
+    pred_means = torch.as_tensor(pred_means, dtype=torch.float64).reshape(-1, 2)
+    true_means = torch.as_tensor(true_means, dtype=torch.float64).reshape(-1, 2)
+    if len(pred_means) == 0 or pred_means.shape != true_means.shape:
+        raise ValueError(f"tint: need matching non-empty (N, 2) means, got {tuple(pred_means.shape)} "
+                         f"and {tuple(true_means.shape)}")
+    return float((pred_means - true_means).mean(0).pow(2).sum().sqrt())
 
 
-def evaluate(model, images, size: int = 64, batch_size: int = 32, quantizer=None, prior=None,
-             predict_size: int | None = None) -> dict:
-    """Colourise ``images`` with ``model`` from their L and score the result against the truth.
+def _chroma_quantile_per_image(ab, q: float = 0.999):
+    """(B,): the ``q`` quantile of ``sqrt(a^2 + b^2)`` over each image's pixels (linear, as numpy)."""
+    c = ab.pow(2).sum(1).sqrt().flatten(1)                               # (B, N)
+    pos = q * (c.shape[1] - 1)
+    lo, frac = int(math.floor(pos)), pos - math.floor(pos)
+    v_lo = c.kthvalue(lo + 1, dim=1).values                              # kthvalue: any size, unlike quantile
+    v_hi = c.kthvalue(min(lo + 2, c.shape[1]), dim=1).values
+    return v_lo + frac * (v_hi - v_lo)
+
+
+def _spikes_per_image(pred_ab, true_ab, margin: float):
+    """(B,) bool: the prediction's 99.9th-percentile chroma is more than ``margin`` above the truth's."""
+    return _chroma_quantile_per_image(pred_ab) > _chroma_quantile_per_image(true_ab) + float(margin)
+
+
+def colour_cast(pred_ab: torch.Tensor, true_ab: torch.Tensor) -> float:
+    """Colour cast: per image, the distance between its mean predicted ab and its mean true ab.
+
+    ``|mean(pred ab) - mean(true ab)|`` (Euclidean, in Lab units) for each image, averaged over the
+    batch. A sepia or blue wash over a whole photo shows here even when its pixels' errors are
+    small; casts of different photos in different directions add up (compare :func:`tint`).
 
     Parameters
     ----------
-    model : object with ``.colorize(L)`` or a callable
-        Maps L ``(B, 1, S, S)`` in [0, 100] to ab ``(B, 2, S, S)``. An ``nn.Module`` is run in
-        eval mode (its mode is restored afterwards) on the device of its parameters.
-    images : LabDataset, list of HxWx3 arrays, or dict from :func:`colorlab.data.sample_photos`
-        Arrays are prepared with :func:`colorlab.data.prepare_image` (short side to ``size``,
-        centre crop). A dataset's own ``.lab`` (N, 3, S, S) is used as it is.
-    size : int
-        Side of the prepared images (used for arrays; a dataset keeps its own size). Positive.
-    batch_size : int
-        Images per forward pass. Positive.
-    quantizer : ABQuantizer, optional
-        Bins for the rebalanced AuC (default: :meth:`ABQuantizer.from_gamut`).
-    prior : torch.Tensor (Q,), optional
-        Prior for the rebalanced AuC; by default the prior of the evaluated ground truth.
-    predict_size : int, optional
-        Run the model on L resized to this size and upsample its ab to ``size`` (bilinear), as
-        ``colorize_image`` does: the score of a model used at its working resolution on larger
-        images. Default: the model runs at ``size`` itself.
+    pred_ab, true_ab : torch.Tensor (B, 2, H, W), Lab units
 
     Returns
     -------
-    dict
-        ``psnr`` (dB), ``ssim``, ``auc``, ``auc_rebalanced`` (in [0, 1]), ``colorfulness`` (of the
-        predictions), ``colorfulness_gt``, ``colorfulness_ratio``, ``chroma_ratio``, ``n_images``.
-
-    Raises
-    ------
-    ValueError
-        ``size`` or ``batch_size`` is not a positive integer, or there are no images.
-    TypeError
-        ``images`` is none of the accepted kinds.
+    float, >= 0
 
     Examples
     --------
     >>> import torch
-    >>> lab = torch.cat([torch.full((3, 1, 16, 16), 60.0), torch.randn(3, 2, 16, 16) * 20], 1)
-    >>> grey = lambda L: torch.zeros(L.shape[0], 2, *L.shape[2:])
-    >>> r = evaluate(grey, lab)
-    >>> r["n_images"], r["chroma_ratio"], round(r["colorfulness"], 1)
-    (3, 0.0, 0.0)
+    >>> true = torch.randn(2, 2, 8, 8) * 20
+    >>> shift = torch.tensor([3.0, 4.0]).view(1, 2, 1, 1)
+    >>> round(colour_cast(true + shift, true), 6)
+    5.0
     """
-    size, batch_size = _positive_int(size, "size"), _positive_int(batch_size, "batch_size")
-    if predict_size is not None:
-        predict_size = _positive_int(predict_size, "predict_size")
-    lab = _lab_images(images, size).detach().cpu().float()
-    if len(lab) == 0:
-        raise ValueError("evaluate: no images to evaluate")
-    if quantizer is None:
-        quantizer = _gamut_quantizer()
-    quantizer = quantizer.cpu()
-    if prior is None:
-        prior = quantizer.prior(lab[:, 1:])
-    was_training = isinstance(model, torch.nn.Module) and model.training
-    if isinstance(model, torch.nn.Module):
-        model.eval()
-    per_image = {"psnr": [], "ssim": [], "cf": [], "cf_gt": []}
-    sums = dict(auc=[0.0, 0.0], auc_rb=[0.0, 0.0], chroma=[0.0, 0.0])
-    try:
-        with torch.no_grad():
-            for s in range(0, len(lab), batch_size):
-                L, true_ab = lab[s:s + batch_size, :1], lab[s:s + batch_size, 1:]
-                pred_ab = _predict(model, L, predict_size)
-                pred_rgb = lab_to_rgb(merge_lab(L, pred_ab)).double()
-                true_rgb = lab_to_rgb(lab[s:s + batch_size]).double()
-                per_image["psnr"].append(_psnr_per_image(pred_rgb, true_rgb))
-                per_image["ssim"].append(_ssim_per_image(pred_rgb, true_rgb))
-                per_image["cf"].append(_colorfulness_per_image(pred_rgb))
-                per_image["cf_gt"].append(_colorfulness_per_image(true_rgb))
-                for key, w in (("auc", None), ("auc_rb", _rebalanced_pixel_weights(true_ab, quantizer, prior))):
-                    num, den = _auc_sums(pred_ab.double(), true_ab.double(), w, 150)
-                    sums[key][0] += num
-                    sums[key][1] += den
-                sums["chroma"][0] += float(pred_ab.double().pow(2).sum(1).sqrt().sum())
-                sums["chroma"][1] += float(true_ab.double().pow(2).sum(1).sqrt().sum())
-    finally:
-        if was_training:
-            model.train()
-    mean = {k: float(torch.cat(v).mean()) for k, v in per_image.items()}
-    return {
-        "psnr": mean["psnr"], "ssim": mean["ssim"],
-        "auc": sums["auc"][0] / sums["auc"][1], "auc_rebalanced": sums["auc_rb"][0] / sums["auc_rb"][1],
-        "colorfulness": mean["cf"], "colorfulness_gt": mean["cf_gt"],
-        "colorfulness_ratio": mean["cf"] / mean["cf_gt"] if mean["cf_gt"] > 0 else math.nan,
-        "chroma_ratio": sums["chroma"][0] / sums["chroma"][1] if sums["chroma"][1] > 0 else math.nan,
-        "n_images": int(len(lab)),
-    }
+    pred_ab, true_ab = _pair(pred_ab, true_ab, 2, "colour_cast")
+    return float(_cast_per_image(pred_ab, true_ab).mean())
+
+
+def tint(pred_ab: torch.Tensor, true_ab: torch.Tensor) -> float:
+    """Systematic tint: the length of the mean, over images, of (mean predicted ab - mean true ab).
+
+    Unlike :func:`colour_cast`, the differences are averaged over all images *before* their
+    length is taken, so only a shift shared by the photos counts (a model that paints everything
+    a little orange); a red cast on one photo and a green one on another cancel.
+
+    Parameters
+    ----------
+    pred_ab, true_ab : torch.Tensor (B, 2, H, W), Lab units
+
+    Returns
+    -------
+    float, >= 0; at most :func:`colour_cast`
+
+    Examples
+    --------
+    >>> import torch
+    >>> true = torch.zeros(2, 2, 4, 4)
+    >>> pred = torch.stack([torch.full((2, 4, 4), 10.0), torch.full((2, 4, 4), -10.0)])
+    >>> tint(pred, true), round(colour_cast(pred, true), 3)      # opposite casts cancel
+    (0.0, 14.142)
+    """
+    pred_ab, true_ab = _pair(pred_ab, true_ab, 2, "tint")
+    return _tint_from_means(_mean_ab_per_image(pred_ab), _mean_ab_per_image(true_ab))
+
+
+def chroma_spikes(pred_ab: torch.Tensor, true_ab: torch.Tensor, margin: float = 40.0) -> float:
+    """Fraction of images with chroma spikes: garish blotches far more saturated than the truth.
+
+    An image has spikes when the 99.9th percentile of its predicted chroma ``sqrt(a^2 + b^2)``
+    is more than ``margin`` above the 99.9th percentile of its true chroma.
+
+    Parameters
+    ----------
+    pred_ab, true_ab : torch.Tensor (B, 2, H, W), Lab units
+    margin : float
+        Chroma excess (Lab units) that counts as a spike.
+
+    Returns
+    -------
+    float in [0, 1]
+
+    Examples
+    --------
+    >>> import torch
+    >>> true = torch.zeros(2, 2, 40, 40)
+    >>> pred = true.clone()
+    >>> pred[0, 0, :4, :4] = 90.0                      # a saturated blotch of 1 % of the pixels
+    >>> chroma_spikes(pred, true), chroma_spikes(pred, true, margin=100.0)
+    (0.5, 0.0)
+    """
+    pred_ab, true_ab = _pair(pred_ab, true_ab, 2, "chroma_spikes")
+    return float(_spikes_per_image(pred_ab, true_ab, margin).double().mean())
+
+
+def __getattr__(name):
+    """``colorlab.metrics.evaluate`` for old callers: imported from :mod:`colorlab.evaluation` on first use."""
+    if name == "evaluate":
+        from colorlab.evaluation import evaluate
+        globals()["evaluate"] = evaluate
+        return evaluate
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""Figures for the lessons: colourisation grids, ab histograms on the gamut, bins, training curves.
+"""Figures: colourisation grids, contact sheets of whole photos, ab histograms, bins, training curves.
 
 Every function builds and returns a :class:`matplotlib.figure.Figure` (100 dpi) without touching
 pyplot's global state, so it works under any backend (Agg in tests, inline in Jupyter, where the
@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 
 from colorlab.color import lab_to_rgb, merge_lab, rgb_to_lab
 
-__all__ = ["colorization_grid", "gamut_image", "ab_histogram", "plot_bins", "training_curves"]
+__all__ = ["colorization_grid", "contact_sheet", "gamut_image", "ab_histogram", "plot_bins", "training_curves"]
 
 DPI = 100
 AB_RANGE = 115.0
@@ -80,6 +80,83 @@ def colorization_grid(L: torch.Tensor, preds, truth: torch.Tensor | None = None,
             if i == 0:
                 ax.set_title(title, fontsize=10)
     fig.tight_layout()
+    return fig
+
+
+def _short_label(text: str, max_chars: int) -> str:
+    """``text`` shortened in the middle with an ellipsis to at most ``max_chars`` characters."""
+    if len(text) <= max_chars:
+        return text
+    keep = max_chars - 1
+    return text[:(keep + 1) // 2] + "\u2026" + text[len(text) - keep // 2:]
+
+
+def contact_sheet(photos: dict, models: dict, size: int = 256, predict_size: int | None = None) -> Figure:
+    """One row per photo: the original, its grey input, then each model's colours, at a readable size.
+
+    Every photo is shown whole (aspect kept, nothing cropped), resized so that its short side is
+    ``size`` pixels (bicubic, antialiased) and each model colours that grey photo with
+    :func:`colorlab.models.base.colorize_image` (ab predicted at the model's working size,
+    upsampled, merged with the tile's own L). Tiles are drawn at one figure pixel per image pixel.
+
+    Parameters
+    ----------
+    photos : dict[str, numpy.ndarray (H, W, 3) uint8]
+        ``{name: photo}``; the names (file names) label the rows.
+    models : dict[str, ColorizationModel]
+        ``{title: model}``; the titles head the columns.
+    size : int
+        Short side of every tile, in pixels (a long thin strip is capped at 4x as long).
+    predict_size : int, optional
+        The models' working size; default: each model's own (``config["image_size"]``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``len(photos) x (2 + len(models))`` axes; columns "original", "grey input", then the models.
+
+    Examples
+    --------
+    >>> import numpy as np, colorlab.models as cm
+    >>> photos = {"wide.jpg": np.zeros((30, 60, 3), np.uint8), "tall.jpg": np.zeros((50, 25, 3), np.uint8)}
+    >>> fig = contact_sheet(photos, {"mse": cm.build("mse", width=0.25)}, size=40)
+    >>> [ax.get_title() for ax in fig.axes[:3]], fig.axes[3].get_ylabel()
+    (['original', 'grey input', 'mse'], 'tall.jpg')
+    """
+    from colorlab.models.base import _as_rgb_tensor, _working_hw, colorize_image
+    if not photos or not models:
+        raise ValueError("contact_sheet: give at least one photo and one model")
+    rows = []
+    for name, photo in photos.items():
+        rgb = _as_rgb_tensor(photo)
+        hw = _working_hw(*rgb.shape[-2:], size, "contact_sheet: ")
+        tile = torch.nn.functional.interpolate(rgb, size=hw, mode="bicubic", antialias=True, align_corners=False)
+        tile = (tile.clamp(0, 1)[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+        L = rgb_to_lab(torch.from_numpy(tile).permute(2, 0, 1).float() / 255)[:1]
+        grey = _rgb_hwc(L, torch.zeros(2, *hw))
+        rows.append((str(name), [tile, grey] + [colorize_image(m, tile, size=predict_size) for m in models.values()]))
+    titles = ["original", "grey input"] + [str(t) for t in models]
+    pad, left, top, bottom = 8, 30, 30, 6                  # pixels (1 px = 1/DPI inch)
+    col_w = max(tiles[0].shape[1] for _, tiles in rows)
+    width = left + len(titles) * col_w + (len(titles) - 1) * pad + pad
+    height = top + sum(tiles[0].shape[0] for _, tiles in rows) + (len(rows) - 1) * pad + bottom
+    fig = Figure(figsize=(width / DPI, height / DPI), dpi=DPI)
+    y = top
+    for name, tiles in rows:
+        h, w = tiles[0].shape[:2]
+        for j, tile in enumerate(tiles):
+            x = left + j * (col_w + pad) + (col_w - w) / 2
+            ax = fig.add_axes((x / width, 1 - (y + h) / height, w / width, h / height))
+            ax.imshow(tile, interpolation="none")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            if y == top:
+                ax.set_title(_short_label(titles[j], max(8, col_w // 8)), fontsize=12)
+            if j == 0:
+                ax.set_ylabel(_short_label(name, max(8, h // 8)), fontsize=10)
+        y += h + pad
     return fig
 
 

@@ -73,6 +73,8 @@ def test_every_command_has_help(command, capsys):
     (["colorize", "a.png", "--model", "mse", "--out", "o", "-T", "-1"], "T must be > 0"),
     (["evaluate", "--model", "mse", "--data", "samples", "--size", "1.5"], "size must be a number"),
     (["compare", "--models", "mse", "--data", "samples"], "required: --out"),
+    (["compare", "--models", "mse", "--out", "x.png"], "one of the arguments --files --data is required"),
+    (["compare", "--models", "mse", "--files", "a.jpg", "--data", "samples", "--out", "x.png"], "not allowed with"),
     (["fly"], "invalid choice: 'fly'"),
 ])
 def test_bad_arguments_give_one_line_and_exit_2(argv, message, capsys):
@@ -130,16 +132,70 @@ def test_evaluate_json_prints_the_metrics_dict(capsys, spec):
     assert main(["evaluate", "--model", spec, "--data", "samples", "--size", "32", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert {"psnr", "ssim", "auc", "auc_rebalanced", "colorfulness", "colorfulness_gt",
-            "colorfulness_ratio", "chroma_ratio", "n_images"} <= set(result)
+            "colorfulness_ratio", "chroma_ratio", "cast", "tint", "spikes", "n_images"} <= set(result)
 
 
-def test_compare_draws_grey_models_truth(tmp_path, spec):
+def test_evaluate_whole_scores_a_folders_files_at_their_own_size(tmp_path, capsys, spec):
+    folder = tmp_path / "photos"
+    rng = np.random.default_rng(0)
+    for name, hw in (("wide.png", (40, 90)), ("tall.jpg", (80, 30)), ("square.png", (50, 50))):
+        folder.mkdir(exist_ok=True)
+        Image.fromarray(rng.integers(0, 256, (*hw, 3), dtype=np.uint8)).save(folder / name)
+    assert main(["evaluate", "--model", spec, "--data", f"folder:{folder}", "--whole", "--size", "24"]) == 0
+    out = capsys.readouterr().out
+    assert all(f"{key} " in out for key in ("cast", "tint", "spikes", "auc_rebalanced"))
+    assert "n_images             3" in out
+    (folder / "broken.jpg").write_bytes(b"")               # scored without it, then named, exit 1
+    assert main(["evaluate", "--model", spec, "--data", f"folder:{folder}", "--whole", "--size", "24",
+                 "--json"]) == 1
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["n_images"] == 3
+    assert "broken.jpg" in captured.err and "1 unreadable image(s) left out" in captured.err
+
+
+def test_compare_draws_a_contact_sheet_of_whole_photos(tmp_path, spec):
     fig, ckpt = tmp_path / "cmp.png", tmp_path / "mine.ckpt"
     ckpt.write_bytes(b"stand-in" if spec == "tiny" else open(spec, "rb").read())
     assert main(["compare", "--models", f"{spec},{ckpt}", "--data", "samples", "--size", "32",
                  "--n", "3", "--out", str(fig)]) == 0
     h, w, _ = np.asarray(Image.open(fig)).shape
-    assert w > 1.2 * h  # 4 columns (grey, model, mine, truth) by 3 rows
+    assert w > 1.2 * h  # 4 columns (original, grey, model, mine) by 3 rows
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]   # written atomically
+
+
+def test_compare_files_and_seeded_draws_from_a_folder(tmp_path, spec, monkeypatch, capsys):
+    import colorlab.viz
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for k, hw in enumerate([(40, 60), (60, 40), (50, 50), (30, 90), (45, 45)]):
+        Image.fromarray(np.full((*hw, 3), 40 * k, np.uint8)).save(folder / f"p{k}.png")
+    (folder / "zz-broken.jpg").write_bytes(b"")
+    calls = []
+    real = colorlab.viz.contact_sheet
+
+    def recording(photos, models, size=256, predict_size=None):
+        calls.append((list(photos), [p.shape[:2] for p in photos.values()], list(models), size, predict_size))
+        return real(photos, models, size=size, predict_size=predict_size)
+    monkeypatch.setattr(colorlab.viz, "contact_sheet", recording)
+    out = tmp_path / "sheet.png"
+    files = [str(folder / "p3.png"), str(folder / "p1.png")]
+    assert main(["compare", "--models", spec, "--files", *files, "--out", str(out), "--size", "40",
+                 "--predict-size", "16"]) == 0
+    names, shapes, models, size, psize = calls[-1]
+    assert names == ["p3.png", "p1.png"] and shapes == [(30, 90), (60, 40)]   # full size, in order
+    assert (size, psize) == (40, 16) and len(models) == 1
+    h, w, _ = np.asarray(Image.open(out)).shape
+    assert h >= 40 + 60 and w >= 3 * 120                   # tiles: short side 40, aspect kept
+    drawn = []
+    for seed in (0, 0, 1, 2, 3):
+        assert main(["compare", "--models", spec, "--data", f"folder:{folder}", "--n", "5", "--seed", str(seed),
+                     "--size", "24", "--out", str(out)]) == 0
+        drawn.append(calls[-1][0])
+    assert drawn[0] == drawn[1]                            # deterministic
+    assert all(sorted(d) == [f"p{k}.png" for k in range(5)] for d in drawn)   # the broken file skipped
+    assert len({tuple(d) for d in drawn}) > 1              # the seed chooses
+    assert "zz-broken.jpg" in capsys.readouterr().err
+    assert main(["compare", "--models", spec, "--files", str(folder / "zz-broken.jpg"), "--out", str(out)]) == 1
 
 
 def test_train_then_resume_to_the_total_steps(tmp_path, capsys):

@@ -281,6 +281,28 @@ def test_torchvision_datasets_fail_at_once_without_data_or_network(tmp_path, nam
     assert time.perf_counter() - t < 15  # importing torchvision is most of it; no network wait
 
 
+def test_imagenette_offline_errors_and_a_local_copy_in_torchvisions_layout(tmp_path):
+    with pytest.raises(DatasetNotFoundError) as info:
+        load_dataset("imagenette", root=tmp_path / "none", split="val")
+    msg = str(info.value)
+    assert "imagenette (val split)" in msg and "download=True" in msg and "folder:PATH" in msg
+    assert "94 MB" in msg
+    with pytest.raises(ValueError, match="unknown split 'test'"):
+        load_dataset("imagenette", root=tmp_path, split="test")
+    with pytest.raises(OfflineError, match="offline"):
+        load_dataset("imagenette", root=tmp_path / "none", split="val", download=True)
+    base = tmp_path / "tv" / "imagenette2-160" / "val"      # what torchvision extracts from the 160px archive
+    for wnid, colour in (("n01440764", (200, 30, 30)), ("n02102040", (30, 30, 200))):
+        for k in range(2):
+            _write(base / wnid / f"ILSVRC_{k}.JPEG", _solid(colour, h=16 + 4 * k, w=24))
+    ds = load_dataset("imagenette", root=tmp_path / "tv", split="val", size=8, cache=False)
+    assert len(ds) == 4 and ds.lab.shape == (4, 3, 8, 8)
+    assert ds.classes == ["tench", "English springer"] and ds.labels.tolist() == [0, 0, 1, 1]
+    assert all(Path(p).is_file() and p.endswith(".JPEG") for p in ds.paths)
+    assert load_dataset("imagenette", root=tmp_path / "tv", split="val", size=8, limit=2, cache=False) \
+        .labels.tolist() == [0, 1]                           # a limit is balanced over the classes
+
+
 def test_load_dataset_argument_errors():
     with pytest.raises(ValueError, match="unknown dataset 'imagenet'"):
         load_dataset("imagenet")
@@ -345,3 +367,22 @@ def test_docstring_examples_run():
     for mod in (data, data.cache, data.dataset, data.prepare, data.sources):
         result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
         assert result.failed == 0, mod.__name__
+
+
+def test_list_photos_gives_unread_files_balanced_by_class_or_sample_arrays(tmp_path):
+    from colorlab.data import list_photos, sample_photos
+    for cls in ("cats", "dogs"):
+        for k in range(3):
+            _write(tmp_path / "test" / cls / f"{k}.png", _solid((k * 50, 0, 0), h=10 + k, w=20))
+    (tmp_path / "test" / "dogs" / "bad.jpg").write_bytes(b"")      # listed, not read
+    photos = list_photos(f"folder:{tmp_path}", split="test")
+    assert sorted(photos) == sorted([f"cats{os.sep}{k}.png" for k in range(3)] + [f"dogs{os.sep}{k}.png" for k in range(3)]
+                                    + [f"dogs{os.sep}bad.jpg"])
+    assert all(isinstance(p, Path) and p.is_file() for p in photos.values())
+    assert sorted(list_photos(f"folder:{tmp_path}", split="test", limit=2)) == [f"cats{os.sep}0.png", f"dogs{os.sep}0.png"]
+    samples = list_photos("samples", limit=3)
+    assert list(samples) == list(sample_photos())[:3] and all(v.dtype == np.uint8 for v in samples.values())
+    with pytest.raises(DatasetNotFoundError):
+        list_photos("imagenette", root=tmp_path / "none", split="val")
+    with pytest.raises(ValueError, match="unknown dataset"):
+        list_photos("imagenet")

@@ -124,7 +124,7 @@ def test_evaluate_dict_against_individual_metrics():
     r = metrics.evaluate(model, lab, batch_size=2)
     assert model.training                                 # mode restored
     assert set(r) == {"psnr", "ssim", "auc", "auc_rebalanced", "colorfulness", "colorfulness_gt",
-                      "colorfulness_ratio", "chroma_ratio", "n_images"}
+                      "colorfulness_ratio", "chroma_ratio", "cast", "tint", "spikes", "n_images"}
     pred_ab = lab[:, 1:] * 0.5
     pred_rgb = lab_to_rgb(torch.cat([lab[:, :1], pred_ab], 1))
     true_rgb = lab_to_rgb(lab)
@@ -136,6 +136,9 @@ def test_evaluate_dict_against_individual_metrics():
     assert math.isclose(r["chroma_ratio"], 0.5, rel_tol=1e-6)
     assert math.isclose(r["colorfulness_gt"], metrics.colorfulness(true_rgb), rel_tol=1e-6)
     assert math.isclose(r["colorfulness_ratio"], r["colorfulness"] / r["colorfulness_gt"], rel_tol=1e-9)
+    assert math.isclose(r["cast"], metrics.colour_cast(pred_ab, lab[:, 1:]), rel_tol=1e-6, abs_tol=1e-9)
+    assert math.isclose(r["tint"], metrics.tint(pred_ab, lab[:, 1:]), rel_tol=1e-6, abs_tol=1e-9)
+    assert r["spikes"] == metrics.chroma_spikes(pred_ab, lab[:, 1:]) == 0.0
 
     class DS:                                             # LabDataset-like
         pass
@@ -172,3 +175,62 @@ def test_evaluate_predict_size_runs_the_model_small_and_upsamples():
     assert r == metrics.evaluate(constant, lab)  # a constant ab upsamples to itself
     with pytest.raises(ValueError, match="predict_size"):
         metrics.evaluate(constant, lab, predict_size=0)
+
+
+# ---------------------------------------------------------------------- colour cast, tint, spikes
+def test_colour_cast_is_the_mean_distance_of_mean_ab_per_image():
+    g = torch.Generator().manual_seed(5)
+    true = torch.randn(3, 2, 6, 9, generator=g) * 20
+    pred = torch.randn(3, 2, 6, 9, generator=g) * 20
+    ref = np.mean([np.hypot(*(pred[i].double().mean((1, 2)) - true[i].double().mean((1, 2))).numpy())
+                   for i in range(3)])
+    assert math.isclose(metrics.colour_cast(pred, true), ref, rel_tol=1e-9)
+    assert metrics.colour_cast(true, true) == 0.0
+    grey = torch.zeros_like(true)                        # grey: cast = mean |mean true ab|
+    ref = float(true.double().mean((2, 3)).norm(dim=1).mean())
+    assert math.isclose(metrics.colour_cast(grey, true), ref, rel_tol=1e-9)
+    with pytest.raises(ValueError, match="colour_cast"):
+        metrics.colour_cast(pred[:, :1], true[:, :1])
+
+
+def test_tint_averages_over_photos_first():
+    true = torch.randn(4, 2, 5, 5) * 10
+    shifted = true + torch.tensor([20.0, 0.0]).view(1, 2, 1, 1)
+    assert math.isclose(metrics.tint(shifted, true), 20.0, rel_tol=1e-6)
+    assert math.isclose(metrics.colour_cast(shifted, true), 20.0, rel_tol=1e-6)
+    opposite = true.clone()
+    opposite[:2, 1] += 15.0
+    opposite[2:, 1] -= 15.0                                  # opposite casts: no systematic tint
+    assert metrics.tint(opposite, true) < 1e-6 and math.isclose(metrics.colour_cast(opposite, true), 15.0,
+                                                                rel_tol=1e-6)
+    # the helper takes (N, 2) per-photo means, so photos of different sizes can be pooled
+    means_p, means_t = [[1.0, 2.0], [3.0, 2.0]], [[0.0, 0.0], [0.0, 0.0]]
+    assert math.isclose(metrics._tint_from_means(means_p, means_t), math.hypot(2.0, 2.0))
+    with pytest.raises(ValueError, match="tint"):
+        metrics._tint_from_means(torch.zeros(0, 2), torch.zeros(0, 2))
+
+
+def test_chroma_spikes_use_the_999th_percentile_against_numpy():
+    g = torch.Generator().manual_seed(6)
+    true = torch.randn(4, 2, 50, 40, generator=g) * 10
+    pred = true.clone()
+    pred[1, 0, :3, :3] += 120.0                           # 9 of 2000 pixels: above the 99.9th percentile
+    pred[2, 0, 0, 0] += 120.0                             # 1 pixel: below it, no spike
+    chroma = lambda ab: np.hypot(ab[:, 0], ab[:, 1]).reshape(len(ab), -1)   # noqa: E731
+    p_np = np.percentile(chroma(pred.double().numpy()), 99.9, axis=1)
+    assert np.allclose(metrics._chroma_quantile_per_image(pred.double()).numpy(), p_np, rtol=1e-12)
+    assert metrics._spikes_per_image(pred.double(), true.double(), 40.0).tolist() == [False, True, False, False]
+    assert metrics.chroma_spikes(pred, true) == 0.25
+    assert metrics.chroma_spikes(pred, true, margin=1000.0) == 0.0
+    assert metrics.chroma_spikes(torch.zeros_like(true), true) == 0.0   # grey never spikes
+
+
+def test_metrics_module_does_not_import_models_and_still_offers_evaluate():
+    import subprocess
+    import sys
+    code = ("import sys, colorlab.metrics as m; assert 'colorlab.models' not in sys.modules; "
+            "from colorlab.evaluation import evaluate; assert m.evaluate is evaluate; "
+            "from colorlab.metrics import evaluate as e2; assert e2 is evaluate")
+    subprocess.run([sys.executable, "-c", code], check=True)
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        metrics.nope

@@ -92,3 +92,32 @@ def test_training_curves_from_records_or_columns(history):
     assert fig.axes[0].get_yscale() == "log"
     with pytest.raises(ValueError):
         viz.training_curves([{"step": 1}])
+
+
+def test_contact_sheet_whole_photos_one_pixel_per_pixel_titles_and_row_labels():
+    import colorlab.models as cm
+    from colorlab.data import sample_photos
+    photos = sample_photos(["chelsea", "grace_hopper"])             # landscape and portrait
+    photos = dict(zip(["cat.jpg", "navy.jpg"], photos.values()))
+    models = {"mse": cm.build("mse", width=0.25, image_size=16), "my-class": cm.build("class", width=0.25)}
+    fig = viz.contact_sheet(photos, models, size=64)
+    assert len(fig.axes) == 2 * 4
+    assert [ax.get_title() for ax in fig.axes[:4]] == ["original", "grey input", "mse", "my-class"]
+    assert [fig.axes[i].get_ylabel() for i in (0, 4)] == ["cat.jpg", "navy.jpg"]
+    shapes = [ax.get_images()[0].get_array().shape[:2] for ax in fig.axes]
+    assert shapes[:4] == [(64, 96)] * 4 and shapes[4:] == [(75, 64)] * 4   # short side 64, aspect kept
+    img = _render(fig)
+    h, w = img.shape[:2]
+    assert h >= 64 + 75 and w >= 4 * 96                     # tiles are drawn at full size
+    grey = fig.axes[1].get_images()[0].get_array()
+    assert np.ptp(grey.astype(float), axis=-1).max() < 0.02  # the grey input is grey
+    original = fig.axes[0].get_images()[0].get_array()
+    assert np.ptp(original.astype(float), axis=-1).mean() > 5   # the original is in colour
+    seen = []
+    colorize = models["mse"].colorize
+    models["mse"].colorize = lambda L: seen.append(min(L.shape[-2:])) or colorize(L)
+    viz.contact_sheet(photos, {"mse": models["mse"]}, size=64, predict_size=32)
+    assert seen == [32, 32]
+    with pytest.raises(ValueError, match="at least one photo"):
+        viz.contact_sheet({}, models)
+    assert viz._short_label("a" * 30, 9) == "aaaa\u2026aaaa"

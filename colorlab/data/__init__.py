@@ -2,8 +2,9 @@
 
 - :func:`prepare_image`: short side resized to ``size`` (bicubic, antialiased), centre crop.
 - :func:`sample_photos`: natural colour photos shipped inside scikit-image, scikit-learn, matplotlib.
-- :func:`load_dataset`: "samples", "cifar10", "flowers102", "places365", "stl10", "folder:PATH", as a
-  :class:`LabDataset` (one Lab tensor ``(N, 3, S, S)``, cached on disk, optionally on the GPU).
+- :func:`load_dataset`: "samples", "cifar10", "imagenette", "flowers102", "places365", "stl10",
+  "folder:PATH", as a :class:`LabDataset` (one Lab tensor ``(N, 3, S, S)``, cached on disk,
+  optionally on the GPU); :func:`list_photos`: a dataset's photos at their own size, unread.
 
 Examples
 --------
@@ -16,8 +17,8 @@ Examples
 from .cache import cache_dir
 from .dataset import LabDataset, augment_lab, prepare_stack
 from .prepare import SAMPLE_PHOTOS, prepare_batch, prepare_image, sample_photos
-from .sources import DATASETS, DatasetNotFoundError, ImageSkippedWarning, load_dataset
+from .sources import DATASETS, DatasetNotFoundError, ImageSkippedWarning, list_photos, load_dataset
 
 __all__ = ["prepare_image", "prepare_batch", "prepare_stack", "sample_photos", "SAMPLE_PHOTOS",
            "load_dataset", "LabDataset", "augment_lab", "cache_dir", "DATASETS", "DatasetNotFoundError",
-           "ImageSkippedWarning"]
+           "ImageSkippedWarning", "list_photos"]

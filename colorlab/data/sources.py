@@ -16,12 +16,14 @@ from .cache import cache_dir, cache_path, load_cache, save_cache
 from .dataset import LabDataset, prepare_stack
 from .prepare import SAMPLE_PHOTOS, _check_size, sample_photos
 
-__all__ = ["load_dataset", "DatasetNotFoundError", "ImageSkippedWarning", "DATASETS"]
+__all__ = ["load_dataset", "list_photos", "DatasetNotFoundError", "ImageSkippedWarning", "DATASETS"]
 
 #: torchvision datasets: name -> (class name, download URL (for the offline check), approx. size, splits)
 DATASETS = {
     "cifar10": ("CIFAR10", "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz", "163 MB",
                 ("train", "test")),
+    "imagenette": ("Imagenette", "https://s3.amazonaws.com/fast-ai-imageclas/imagenette2-160.tgz",
+                   "94 MB (the 160px version)", ("train", "val")),
     "stl10": ("STL10", "http://ai.stanford.edu/~acoates/stl10/stl10_binary.tar.gz", "2.6 GB",
               ("train", "test", "unlabeled")),
     "flowers102": ("Flowers102", "https://www.robots.ox.ac.uk/~vgg/data/flowers/102/", "345 MB",
@@ -139,7 +141,7 @@ def _torchvision_dataset(name: str, root: Path, split: str, download: bool):
         raise ValueError(f"{name}: unknown split {split!r}; choose from {list(splits)}")
     cls = getattr(tvd, cls_name)
     kw = {"cifar10": {"train": split == "train"}, "stl10": {"split": split},
-          "flowers102": {"split": split},
+          "flowers102": {"split": split}, "imagenette": {"split": split, "size": "160px"},
           "places365": {"split": "train-standard" if split == "train" else "val", "small": True}}[name]
     try:
         return cls(str(root), download=False, **kw)
@@ -168,6 +170,9 @@ def _torchvision_images(ds, name: str):
         return list(ds.data.transpose(0, 2, 3, 1)), labels, list(ds.classes)
     if name == "flowers102":
         return [Path(p) for p in ds._image_files], np.asarray(ds._labels), None
+    if name == "imagenette":  # classes are tuples of synonyms: keep the first, e.g. "tench"
+        return ([Path(p) for p, _ in ds._samples], np.asarray([t for _, t in ds._samples], dtype=np.int64),
+                [c[0] for c in ds.classes])
     return [Path(p) for p, _ in ds.imgs], np.asarray([t for _, t in ds.imgs]), list(ds.classes)
 
 
@@ -189,6 +194,58 @@ def _load_torchvision(name, root, split, size, limit, download, use_cache, cache
         return {"lab": _to_lab16(prepare_stack(arrays, size)), "paths": paths,
                 "labels": torch.from_numpy(labels[idx]), "classes": classes}
     return _cached(settings, build, use_cache, cache_root), name
+
+
+def list_photos(name: str, root=None, split: str = "train", limit: int | None = None,
+                download: bool = False) -> dict:
+    """The photos of a dataset at their own size, unread: ``{name: file path or HxWx3 uint8 array}``.
+
+    For scoring or showing whole photos (``evaluate(..., whole=True)``, ``colorlab compare``)
+    rather than the square prepared images of :func:`load_dataset`. Files are not opened here.
+
+    Parameters
+    ----------
+    name, root, split, download
+        As for :func:`load_dataset`. "samples" gives the arrays of :func:`sample_photos`;
+        "folder:PATH" and the torchvision datasets stored as files (imagenette, flowers102,
+        places365) give paths; cifar10 and stl10 give their (small) arrays.
+    limit : int, optional
+        The first ``limit`` photos, round-robin over the classes (as :func:`load_dataset`).
+
+    Returns
+    -------
+    dict
+        Keys: photo names (for files, the path below the folder or dataset split).
+
+    Examples
+    --------
+    >>> photos = list_photos("samples", limit=2)
+    >>> [(k, v.shape) for k, v in photos.items()]
+    [('astronaut', (512, 512, 3)), ('chelsea', (300, 451, 3))]
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"dataset name must be a string, got {type(name).__name__}")
+    if name == "samples":
+        return sample_photos(list(SAMPLE_PHOTOS)[:limit])
+    if name.startswith("folder:"):
+        base = _folder_base(Path(name[len("folder:"):]).expanduser(), split)
+        items = [Path(f) for f in _scan_images(str(base))]
+        if not items:
+            raise ValueError(f"{base}: no image files found (looked for {', '.join(sorted(IMAGE_EXTENSIONS))}, "
+                             "recursively)")
+        keys = [str(p.relative_to(base)) for p in items]
+        tops = [k.split(os.sep)[0] if os.sep in k else "" for k in keys]
+        labels = np.unique(tops, return_inverse=True)[1].reshape(-1)
+    elif name in DATASETS:
+        root = Path(root).expanduser() if root is not None else cache_dir() / "torchvision"
+        items, labels, _ = _torchvision_images(_torchvision_dataset(name, root, split, download), name)
+        keys = [f"{p.parent.name}/{p.name}" if isinstance(p, Path) else f"{name}-{split}-{i}"
+                for i, p in enumerate(items)]
+    else:
+        raise ValueError(f"unknown dataset {name!r}; choose from 'samples', {', '.join(map(repr, DATASETS))} "
+                         f"or 'folder:PATH'")
+    chosen = sorted(_balanced_order(labels)[:limit].tolist())
+    return {keys[i]: items[i] for i in chosen}
 
 
 # --------------------------------------------------------------------------- common
@@ -219,13 +276,14 @@ def load_dataset(name: str, root=None, split: str = "train", size: int = 64, dow
     ----------
     name : str
         "samples" (the offline photos of :func:`sample_photos`; ``split`` is ignored), "cifar10",
-        "flowers102", "places365", "stl10" (through torchvision) or "folder:PATH" (every image under
+        "imagenette" (the 160px version), "flowers102", "places365", "stl10" (through torchvision) or "folder:PATH" (every image under
         PATH; sub-folders are classes; if PATH has train/ and test/ (or val/) folders, ``split``
         picks one).
     root : str or os.PathLike, optional
         Where torchvision datasets live (default ``<cache>/torchvision``). Unused otherwise.
     split : str
-        "train" or "test" (also "val" for flowers102/places365/folders, "unlabeled" for stl10).
+        "train" or "test" (also "val" for flowers102/places365/folders, "unlabeled" for stl10);
+        imagenette has "train" and "val" only.
     size : int
         Side S of the prepared images (short side resized to S, then centre crop).
     download : bool

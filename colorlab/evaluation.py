@@ -1,0 +1,266 @@
+"""Score a model on a set of images: :func:`evaluate` returns every metric of :mod:`colorlab.metrics`.
+
+This module sits above :mod:`colorlab.models` (it runs models as :func:`colorize_image` does), so
+that :mod:`colorlab.metrics` stays a leaf of plain functions. Two ways to score:
+
+- square (default): every image is prepared as the datasets are (short side to ``size``, centre
+  crop) and the images are scored in batches;
+- whole photos (``whole=True``): every photo is resized *whole* so that its short side is
+  ``size`` (aspect kept, nothing cropped) and coloured exactly as
+  :func:`colorlab.models.base.colorize_image` colours it; photos are scored one at a time.
+
+In both, the model runs at its *working size* (``model.config["image_size"]``, the size it was
+trained at) unless ``predict_size`` says otherwise, and its ab is upsampled to the scored size.
+
+Examples
+--------
+>>> import numpy as np, torch
+>>> from colorlab.evaluation import evaluate
+>>> grey = lambda L: torch.zeros(L.shape[0], 2, *L.shape[2:])
+>>> photos = [np.random.default_rng(i).integers(0, 256, (40 + 20 * i, 50, 3), dtype=np.uint8) for i in range(2)]
+>>> r = evaluate(grey, photos, size=24, whole=True)
+>>> r["n_images"], r["spikes"], r["chroma_ratio"]
+(2, 0.0, 0.0)
+"""
+from __future__ import annotations
+
+import math
+import numbers
+import os
+
+import torch
+import torch.nn.functional as F
+
+from colorlab import metrics as M
+from colorlab.color import lab_to_rgb, merge_lab, rgb_to_lab
+from colorlab.models.base import _as_rgb_tensor, _working_hw, predict_at_size
+
+__all__ = ["evaluate"]
+
+MAX_THRESHOLD = 150   # AuC thresholds 0..150 (Zhang et al.)
+
+
+def _positive_int(value, name: str) -> int:
+    """``value`` if it is a positive integer (not a bool), else a ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise ValueError(f"evaluate: {name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def working_size(model, predict_size=None):
+    """The size ``model`` predicts at: ``predict_size`` if given, else its config's ``image_size``.
+
+    ``None`` means "at the scored size itself" (a callable, or a model with no ``image_size``).
+
+    Examples
+    --------
+    >>> import colorlab.models as cm
+    >>> working_size(cm.build("mse", image_size=32)), working_size(cm.build("mse", image_size=32), 64)
+    (32, 64)
+    """
+    if predict_size is not None:
+        return _positive_int(predict_size, "predict_size")
+    config = getattr(model, "config", None)
+    size = config.get("image_size") if isinstance(config, dict) else None
+    return _positive_int(size, "config image_size") if size else None
+
+
+def _lab_images(images, size: int) -> torch.Tensor:
+    """(N, 3, S, S) Lab from a LabDataset, a list of HxWx3 arrays or a dict of them."""
+    if hasattr(images, "lab"):
+        return images.lab
+    if isinstance(images, dict):
+        images = list(images.values())
+    if torch.is_tensor(images) and images.ndim == 4 and images.shape[1] == 3:
+        return images.float()                              # already Lab (N, 3, S, S)
+    if not isinstance(images, (list, tuple)) or not images:
+        raise TypeError("evaluate: images must be a LabDataset, a non-empty list of HxWx3 arrays, "
+                        f"or a dict from sample_photos(); got {type(images).__name__}")
+    from colorlab.data import prepare_image        # the one way images are prepared
+    return rgb_to_lab(torch.stack([prepare_image(im, size) for im in images]))
+
+
+def _runner(model):
+    """L -> ab on the CPU, the model run on the device of its parameters."""
+    fn = model.colorize if hasattr(model, "colorize") else model
+    device = None
+    if isinstance(model, torch.nn.Module):
+        p = next(iter(model.parameters()), None)
+        device = p.device if p is not None else None
+
+    def run(L):
+        return fn(L if device is None else L.to(device)).detach().float().cpu()
+    return run
+
+
+class _Scores:
+    """Running sums of every score, fed one batch (or one photo) at a time: memory stays bounded."""
+
+    def __init__(self, quantizer, prior, margin):
+        self.quantizer, self.margin = quantizer, margin
+        self.weights = None if prior is None else quantizer.rebalance_weights(torch.as_tensor(prior), lam=0.0)
+        self.per_image = {k: [] for k in ("psnr", "ssim", "cf", "cf_gt", "cast", "spikes", "mean_p", "mean_t")}
+        self.bin_hits = torch.zeros(quantizer.Q, dtype=torch.float64)   # AuC hits per true bin ...
+        self.bin_count = torch.zeros(quantizer.Q, dtype=torch.float64)  # ... and pixels per true bin
+        self.chroma = [0.0, 0.0]
+
+    def add(self, L, pred_ab, true_ab):
+        """Score one batch: L (B, 1, H, W), pred_ab and true_ab (B, 2, H, W)."""
+        pred_ab, true_ab = pred_ab.double(), true_ab.double()
+        pred_rgb = lab_to_rgb(merge_lab(L.double(), pred_ab))
+        true_rgb = lab_to_rgb(merge_lab(L.double(), true_ab))
+        self.per_image["psnr"].append(M._psnr_per_image(pred_rgb, true_rgb))
+        self.per_image["ssim"].append(M._ssim_per_image(pred_rgb, true_rgb))
+        self.per_image["cf"].append(M._colorfulness_per_image(pred_rgb))
+        self.per_image["cf_gt"].append(M._colorfulness_per_image(true_rgb))
+        self.per_image["cast"].append(M._cast_per_image(pred_ab, true_ab))
+        self.per_image["spikes"].append(M._spikes_per_image(pred_ab, true_ab, self.margin).double())
+        self.per_image["mean_p"].append(M._mean_ab_per_image(pred_ab))
+        self.per_image["mean_t"].append(M._mean_ab_per_image(true_ab))
+        bins = self.quantizer.hard_encode(true_ab.float()).reshape(-1)
+        hits = M._auc_hits(pred_ab, true_ab, MAX_THRESHOLD).reshape(-1)
+        self.bin_hits += torch.bincount(bins, weights=hits, minlength=self.quantizer.Q)
+        self.bin_count += torch.bincount(bins, minlength=self.quantizer.Q).double()
+        self.chroma[0] += float(pred_ab.pow(2).sum(1).sqrt().sum())
+        self.chroma[1] += float(true_ab.pow(2).sum(1).sqrt().sum())
+
+    def result(self) -> dict:
+        # rebalanced AuC: every pixel weighted by w[its true bin], w = inverse smoothed prior of ALL
+        # the images' true colours (the bin counts are that prior), so per-bin sums are enough
+        w = self.weights
+        if w is None:
+            w = self.quantizer.rebalance_weights((self.bin_count / self.bin_count.sum()).float(), lam=0.0)
+        w = w.double()
+        mean = {k: torch.cat(v) for k, v in self.per_image.items()}
+        avg = {k: float(v.mean()) for k, v in mean.items() if v.ndim == 1}
+        return {
+            "psnr": avg["psnr"], "ssim": avg["ssim"],
+            "auc": float(self.bin_hits.sum() / self.bin_count.sum()),
+            "auc_rebalanced": float((w * self.bin_hits).sum() / (w * self.bin_count).sum()),
+            "colorfulness": avg["cf"], "colorfulness_gt": avg["cf_gt"],
+            "colorfulness_ratio": avg["cf"] / avg["cf_gt"] if avg["cf_gt"] > 0 else math.nan,
+            "chroma_ratio": self.chroma[0] / self.chroma[1] if self.chroma[1] > 0 else math.nan,
+            "cast": avg["cast"], "tint": M._tint_from_means(mean["mean_p"], mean["mean_t"]),
+            "spikes": avg["spikes"], "n_images": int(len(mean["psnr"])),
+        }
+
+
+def _photos(images):
+    """Iterate the photos of ``images`` (dict values, or a list/iterable of arrays or file paths)."""
+    from colorlab.io import read_image
+    if hasattr(images, "lab") or torch.is_tensor(images):
+        raise TypeError("evaluate(whole=True): give the photos themselves (a list or dict of HxWx3 arrays, or "
+                        "file paths), not a prepared dataset of square images")
+    if isinstance(images, dict):
+        images = images.values()
+    if isinstance(images, (str, os.PathLike)) or not hasattr(images, "__iter__"):
+        raise TypeError("evaluate(whole=True): images must be a list or dict of HxWx3 arrays or image "
+                        f"file paths, got {type(images).__name__}")
+    for item in images:
+        yield read_image(item) if isinstance(item, (str, os.PathLike)) else item
+
+
+def _score_whole(scores, run, images, size, psize):
+    """Each photo resized whole (short side ``size``) and coloured as ``colorize_image`` does."""
+    def resized(rgb, s):                                   # colorize_image's resize, bicubic antialiased
+        hw = _working_hw(*rgb.shape[-2:], s, "evaluate: ")
+        if hw == tuple(rgb.shape[-2:]):
+            return rgb
+        return F.interpolate(rgb, size=hw, mode="bicubic", antialias=True, align_corners=False).clamp(0, 1)
+
+    for photo in _photos(images):
+        rgb = _as_rgb_tensor(photo)                          # (1, 3, H, W) float in [0, 1]
+        lab = rgb_to_lab(resized(rgb, size))                 # the scored photo
+        if psize is None:
+            pred_ab = run(lab[:, :1])
+        else:                                                # the model's input made from the photo itself
+            pred_ab = run(rgb_to_lab(resized(rgb, psize))[:, :1])
+            if pred_ab.shape[-2:] != lab.shape[-2:]:
+                pred_ab = F.interpolate(pred_ab, size=lab.shape[-2:], mode="bilinear", align_corners=False)
+        scores.add(lab[:, :1], pred_ab, lab[:, 1:])
+
+
+def evaluate(model, images, size: int = 64, batch_size: int = 32, quantizer=None, prior=None,
+             predict_size: int | None = None, whole: bool = False, spike_margin: float = 40.0) -> dict:
+    """Colourise ``images`` with ``model`` from their L and score the result against the truth.
+
+    Parameters
+    ----------
+    model : object with ``.colorize(L)`` or a callable
+        Maps L ``(B, 1, H, W)`` in [0, 100] to ab ``(B, 2, H, W)``. An ``nn.Module`` is run in
+        eval mode (its mode is restored afterwards) on the device of its parameters.
+    images : LabDataset, (N, 3, S, S) Lab tensor, list or dict of HxWx3 arrays, or file paths
+        Square mode: arrays are prepared with :func:`colorlab.data.prepare_image` (short side to
+        ``size``, centre crop); a dataset's own ``.lab`` (N, 3, S, S) is used as it is.
+        ``whole=True``: a list, dict or other iterable of photos (uint8 or float arrays of any
+        sizes and aspect ratios, or image file paths read with :func:`colorlab.io.read_image`).
+    size : int
+        Square mode: side of the prepared images. ``whole=True``: short side the photos are
+        scored at. Positive.
+    batch_size : int
+        Images per forward pass (square mode; whole photos go one at a time). Positive.
+    quantizer : ABQuantizer, optional
+        Bins for the rebalanced AuC (default: :meth:`ABQuantizer.from_gamut`).
+    prior : torch.Tensor (Q,), optional
+        Prior for the rebalanced AuC; by default the prior of all the evaluated true colours.
+    predict_size : int, optional
+        The working size: the model runs on L resized so that its short side is this, and its ab
+        is upsampled (bilinear) to the scored size, as ``colorize_image`` does. Default: the
+        model's ``config["image_size"]`` when it has one, else the scored size itself.
+    whole : bool
+        Score whole photos (aspect kept, nothing cropped) instead of square crops.
+    spike_margin : float
+        Chroma excess that counts as a spike (see :func:`colorlab.metrics.chroma_spikes`).
+
+    Returns
+    -------
+    dict
+        ``psnr`` (dB), ``ssim``, ``colorfulness`` (of the predictions), ``colorfulness_gt``,
+        ``cast`` (Lab units): means over images; ``auc``, ``auc_rebalanced`` (in [0, 1]),
+        ``chroma_ratio``: pooled over all pixels; ``colorfulness_ratio``; ``tint`` (Lab units);
+        ``spikes`` (fraction of images with chroma spikes); ``n_images``.
+
+    Raises
+    ------
+    ValueError
+        ``size``, ``batch_size`` or ``predict_size`` is not a positive integer, or no images.
+    TypeError
+        ``images`` is none of the accepted kinds.
+    colorlab.io.ImageReadError
+        ``whole=True`` and a file cannot be read (the message names it).
+
+    Examples
+    --------
+    >>> import torch
+    >>> lab = torch.cat([torch.full((3, 1, 16, 16), 60.0), torch.randn(3, 2, 16, 16) * 20], 1)
+    >>> grey = lambda L: torch.zeros(L.shape[0], 2, *L.shape[2:])
+    >>> r = evaluate(grey, lab)
+    >>> r["n_images"], r["chroma_ratio"], round(r["colorfulness"], 1), r["spikes"]
+    (3, 0.0, 0.0, 0.0)
+    """
+    size, batch_size = _positive_int(size, "size"), _positive_int(batch_size, "batch_size")
+    psize = working_size(model, predict_size)
+    if quantizer is None:
+        quantizer = M._gamut_quantizer()
+    scores = _Scores(quantizer.cpu(), prior, spike_margin)
+    run = _runner(model)
+    was_training = isinstance(model, torch.nn.Module) and model.training
+    if isinstance(model, torch.nn.Module):
+        model.eval()
+    try:
+        with torch.no_grad():
+            if whole:
+                _score_whole(scores, run, images, size, psize)
+            else:
+                lab = _lab_images(images, size).detach().cpu().float()
+                for s in range(0, len(lab), batch_size):
+                    L, true_ab = lab[s:s + batch_size, :1], lab[s:s + batch_size, 1:]
+                    pred_ab = run(L) if psize is None else predict_at_size(run, L, psize)
+                    scores.add(L, pred_ab, true_ab)
+    finally:
+        if was_training:
+            model.train()
+    if not scores.per_image["psnr"]:
+        raise ValueError("evaluate: no images to evaluate")
+    return scores.result()
+
