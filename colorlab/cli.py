@@ -75,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``python -m colorlab`` argument parser (one sub-parser per command)."""
     p = _Parser(prog="colorlab", description="Automatic image colourisation: train, colorize, "
                 "evaluate and compare models, and check your set-up.")
+    import colorlab
+    p.add_argument("--version", action="version", version=f"colorlab {colorlab.__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     t = sub.add_parser("train", help="train a model (exact resume, progress bar)",
@@ -115,11 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     c = sub.add_parser("colorize", help="colour image files or folders at full resolution",
-                       description="Write DIR/<input stem>.png for every input image, at the input's "
-                       "full resolution. Inputs are never overwritten.")
+                       description="Write DIR/<input stem>.png for every input image (or the one file "
+                       "--out names), at the input's full resolution. Inputs are never overwritten.")
     c.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
-    c.add_argument("--model", required=True, metavar="NAME_OR_CKPT")
-    c.add_argument("--out", required=True, metavar="DIR")
+    c.add_argument("--model", required=True, metavar="NAME_OR_CKPT",
+                   help="a shipped model (mse, class, class-rebal, gan, fusion) or a checkpoint file")
+    c.add_argument("--out", required=True, metavar="DIR_OR_FILE",
+                   help="folder for the coloured images, or, for one input, a .png or .jpg file name")
     c.add_argument("--size", type=_SIZE, default=None, help="prediction size (default: the model's)")
     c.add_argument("-T", "--temperature", dest="T", type=_TEMPERATURE, default=None,
                    help="annealed-mean temperature of classification models (paper: 0.38)")
@@ -253,19 +257,36 @@ def _init_weights(model, spec) -> None:
     print(f"initialised {len(taken)} of {len(own)} tensors from {spec}")
 
 
-def _output_paths(files, out_dir):
-    """``{input: output}`` as ``DIR/<stem>.png``; repeated stems get ``-2``, ``-3`` ..."""
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+def _output_paths(files, out):
+    """``{input: output}``: one input and ``--out NAME.png|.jpg`` writes that file; else ``out`` is a
+    folder of ``<stem>.png``, and inputs whose stems clash keep their extension (``a.jpg.png``)."""
+    out = Path(out)
+    if len(files) == 1 and out.suffix.lower() in _IMAGE_SUFFIXES and not out.is_dir():
+        return {files[0]: out}
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is an existing file; give a folder (or, for one input, a new "
+                         ".png or .jpg file name)")
+    if out.suffix.lower() in _IMAGE_SUFFIXES:
+        raise ValueError(f"--out {out} names one image file, but there are {len(files)} inputs; "
+                         "give a folder")
+    stems, names = [f.stem for f in files], [f.name for f in files]
     taken, result = set(), {}
-    for f in files:
-        stem, n = f.stem, 1
-        while (name := f"{stem}.png" if n == 1 else f"{stem}-{n}.png") in taken:
+    for f in files:  # a.jpg + a.png -> a.jpg.png, a.png.png; the same name twice -> p.png, p-2.png
+        base = f.name if names.count(f.name) < stems.count(f.stem) else f.stem
+        n = 1
+        while (name := f"{base}.png" if n == 1 else f"{base}-{n}.png") in taken:
             n += 1
         taken.add(name)
-        result[f] = out_dir / name
+        result[f] = out / name
     return result
 
 
 def cmd_colorize(args) -> int:
+    import numpy as np
+
     from colorlab.io import list_images, read_image, save_image
     from colorlab.train import pick_device
     model = _load_model(args.model, pick_device(args.device))
@@ -283,15 +304,16 @@ def cmd_colorize(args) -> int:
             print(f"colorlab colorize: error: {item}: no images in this folder", file=sys.stderr)
             failed += 1
         files += found
-    out_dir = Path(args.out)
+    outputs = _output_paths(files, args.out) if files else {}
     inputs = {f.resolve() for f in files}
-    done = 0
-    for src, dst in _output_paths(files, out_dir).items():
+    done, coloured = 0, 0
+    for src, dst in outputs.items():
         try:
             if dst.resolve() in inputs:
                 raise ValueError(f"refusing to write {dst}: it is an input; choose another --out")
-            rgb = model.colorize_image(read_image(src), size=args.size)
-            out_dir.mkdir(parents=True, exist_ok=True)
+            image = read_image(src)
+            coloured += int(image.ndim == 3 and not (np.ptp(image.astype(np.int16), axis=-1) == 0).all())
+            rgb = model.colorize_image(image, size=args.size)
             save_image(dst, rgb)
             print(f"{src} -> {dst}")
             done += 1
@@ -299,7 +321,9 @@ def cmd_colorize(args) -> int:
             text = str(e) if str(src) in str(e) else f"{src}: {e}"
             print(f"colorlab colorize: error: {text}", file=sys.stderr)
             failed += 1
-    print(f"colorized {done} image(s) into {out_dir}" + (f"; {failed} failed" if failed else ""))
+    if coloured:
+        print(f"note: {coloured} input(s) already had colour; it was replaced (only their lightness is used)")
+    print(f"colorized {done} image(s) into {args.out}" + (f"; {failed} failed" if failed else ""))
     return 1 if failed else 0
 
 
@@ -463,3 +487,8 @@ def main(argv=None) -> int:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         print(f"colorlab {args.command}: error: {first}", file=sys.stderr)
         return 1
+
+
+def console_main() -> None:
+    """The ``colorlab`` console script: :func:`main`, its result as the exit status."""
+    sys.exit(main())

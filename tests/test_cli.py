@@ -234,3 +234,44 @@ def test_train_on_a_full_disk_is_one_line_and_keeps_the_last_checkpoint(tmp_path
     assert code == 1 and err.count("\n") == 1, err
     assert f"could not write checkpoint {ckpt}: disk full (ENOSPC)" in err and "intact" in err
     assert load_training_checkpoint(ckpt)["step"] == 1 and [p.name for p in tmp_path.iterdir()] == ["m.ckpt"]
+
+
+# ----------------------------------------------------------------------------- colorize --out
+def _write_photo(path, colour=True):
+    from PIL import Image
+    rng = np.random.default_rng(0)
+    arr = rng.integers(0, 256, (24, 36, 3), dtype=np.uint8)
+    if not colour:
+        arr = np.repeat(arr[..., :1], 3, axis=-1)
+    Image.fromarray(arr).save(path)
+    return path
+
+
+def test_colorize_one_input_to_a_named_file(tmp_path, capsys):
+    src = _write_photo(tmp_path / "photo.jpg")
+    out = tmp_path / "result.png"
+    assert main(["colorize", str(src), "--model", "mse", "--out", str(out)]) == 0
+    assert out.is_file()
+    assert "already had colour" in capsys.readouterr().out
+
+
+def test_colorize_out_mistakes_get_one_clear_line(tmp_path, capsys):
+    a, b = _write_photo(tmp_path / "a.jpg"), _write_photo(tmp_path / "b.jpg", colour=False)
+    existing = tmp_path / "existing.txt"
+    existing.write_text("keep me")
+    assert main(["colorize", str(a), str(b), "--model", "mse", "--out", str(existing)]) == 1
+    assert "is an existing file" in capsys.readouterr().err
+    assert existing.read_text() == "keep me"
+    assert main(["colorize", str(a), str(b), "--model", "mse", "--out", str(tmp_path / "x.png")]) == 1
+    assert "names one image file, but there are 2 inputs" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_colorize_name_clashes_keep_the_extension(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    _write_photo(src / "a.jpg")
+    _write_photo(src / "a.png", colour=False)
+    _write_photo(src / "b.jpg")
+    assert main(["colorize", str(src), "--model", "mse", "--out", str(tmp_path / "out")]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.jpg.png", "a.png.png", "b.png"]

@@ -33,7 +33,7 @@ import torch
 
 __all__ = ["FORMAT", "VERSION", "PRETRAINED_DIR", "PRETRAINED_NAMES", "CheckpointError",
            "checkpoint_payload", "model_from_payload", "load_checkpoint", "resolve_checkpoint",
-           "pretrained", "read_file", "load_state", "describe_state"]
+           "pretrained", "read_file", "load_state", "describe_state", "export_checkpoint"]
 
 FORMAT, VERSION = "colorlab-checkpoint", 1
 PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
@@ -302,3 +302,35 @@ def pretrained(name: str, map_location="cpu"):
         raise FileNotFoundError(f"{path}: no shipped checkpoint named {name!r} "
                                 f"(expected one of {', '.join(PRETRAINED_NAMES)})")
     return model_from_payload(read_file(path, map_location), source=path, expect=name)
+
+
+def export_checkpoint(source, out, **config) -> Path:
+    """Write a training checkpoint's model as a small shippable file (float16, no optimiser state).
+
+    Parameters
+    ----------
+    source : str or Path
+        A checkpoint written by :func:`colorlab.train.train` (or any colorlab checkpoint).
+    out : str or Path
+        Where to write; written atomically.
+    **config
+        Config entries to change first, e.g. ``T=0.3`` (a temperature tuned on validation photos).
+
+    Returns
+    -------
+    Path
+        ``out``.
+
+    Examples
+    --------
+    >>> export_checkpoint("runs/class-rebal.ckpt", "colorlab/pretrained/class-rebal.pt", T=0.3)  # doctest: +SKIP
+    """
+    from colorlab.io import atomic_write
+    model = load_checkpoint(source)
+    for key, value in config.items():
+        if key == "T":
+            model.T = value
+        model._config[key] = value
+    with atomic_write(out) as f:
+        torch.save(checkpoint_payload(model, half=True), f)
+    return Path(out)
