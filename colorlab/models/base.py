@@ -192,6 +192,8 @@ def _working_hw(h: int, w: int, size, caller: str) -> tuple[int, int]:
 def _as_rgb_tensor(image) -> torch.Tensor:
     """uint8 / float [0, 1] array HxW, HxWx1 or HxWx3 (or PIL image) -> float32 tensor (1, 3, H, W)."""
     arr = np.asarray(image)
+    if not arr.flags.writeable:  # e.g. np.asarray(PIL image): torch wants memory it may write
+        arr = arr.copy()
     if arr.ndim == 3 and arr.shape[-1] == 1:
         arr = arr[..., 0]
     if arr.ndim == 2:

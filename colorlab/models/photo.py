@@ -196,28 +196,29 @@ class PhotoClassifier(_PhotoBase, ClassColorizer):
     """``build("class", encoder="efficientnet_lite0")``: Q-bin logits at 1/4 over the encoder.
 
     Everything else (bins, ``T``, annealed-mean decoding, checkpoints) is
-    :class:`~colorlab.models.eccv16.ClassColorizer`'s; ``width`` scales the decoder.
+    :class:`~colorlab.models.eccv16.ClassColorizer`'s; ``width`` scales the decoder, and
+    ``global_features=True`` adds fusion's tiled embedding of the whole photo.
 
     Notes
     -----
     ``forward(L)``: ``(B, 1, H, W)`` L, H and W multiples of 32 -> ``(B, Q, H / 4, W / 4)`` logits.
     """
 
-    _photo_keys = ("encoder", "encoder_pretrained", "fine_tune", "gamut")
+    _photo_keys = ("encoder", "encoder_pretrained", "fine_tune", "gamut", "global_features")
     _extra_keys = _photo_keys
     _unet_path = "net"
 
     def __init__(self, quantizer=None, encoder: str = "efficientnet_lite0", encoder_pretrained: bool = True,
-                 fine_tune: int = 0, gamut: bool = True, **kw):
+                 fine_tune: int = 0, gamut: bool = True, global_features: bool = False, **kw):
         _check_encoder(encoder)
         kw.setdefault("width", 1.0)
         super().__init__(quantizer, encoder=encoder, encoder_pretrained=encoder_pretrained,
-                         fine_tune=fine_tune, gamut=gamut, **kw)
+                         fine_tune=fine_tune, gamut=gamut, global_features=global_features, **kw)
 
     def _build_network(self, Q: int, width, upsample, batchnorm, dropout) -> None:
         cfg = self._config
-        self.net = PhotoUNet(Q, 4, width, pretrained=cfg["encoder_pretrained"], fine_tune=cfg["fine_tune"],
-                             tanh=False)
+        self.net = PhotoUNet(Q, 4, width, fusion=cfg["global_features"], pretrained=cfg["encoder_pretrained"],
+                             fine_tune=cfg["fine_tune"], tanh=False)
 
     def forward(self, L: torch.Tensor) -> torch.Tensor:
         """``(B, 1, H, W)`` L -> ``(B, Q, H / 4, W / 4)`` bin logits."""
