@@ -430,7 +430,7 @@ def doctor_report() -> str:
     import colorlab
     lines = [f"colorlab {colorlab.__version__} at {Path(colorlab.__file__).parent}",
              f"python {platform.python_version()} on {platform.platform()}"]
-    for name in ("torch", "torchvision", "numpy", "skimage", "PIL", "matplotlib", "tqdm",
+    for name in ("torch", "torchvision", "timm", "numpy", "skimage", "PIL", "matplotlib", "tqdm",
                  "ipywidgets"):
         try:
             version = getattr(importlib.import_module(name), "__version__", "?")
@@ -444,12 +444,16 @@ def doctor_report() -> str:
               f"torch built for CUDA {torch.version.cuda or '-'})",
               f"colab: {'yes' if 'google.colab' in sys.modules else 'no'}"]
     repo = Path(colorlab.__file__).resolve().parents[1]
-    places = {"shared data": repo.parent / "shared" / "data", "datasets": repo / "datasets" / "cache"}
+    places = {"datasets": repo / "datasets" / "cache"}
+    if (repo.parent / "shared" / "data").is_dir():  # the course developers' copy, beside the checkout
+        places["developers' shared data"] = repo.parent / "shared" / "data"
+    from colorlab.data.cache import cache_dir
+    places["cache"] = cache_dir()
     try:
-        from colorlab.data.cache import cache_dir
-        places["cache"] = cache_dir()
-    except ImportError:
-        lines.append("data: colorlab.data is not importable")
+        from colorlab.models.backbone import lite0_weights_path
+        lines.append(f"pretrained encoder: EfficientNet-Lite0 weights at {lite0_weights_path()}")
+    except ImportError as e:
+        lines.append(f"pretrained encoder: MISSING ({e})")
     if os.environ.get("COLORLAB_CIFAR10_DIR"):
         places["COLORLAB_CIFAR10_DIR"] = Path(os.environ["COLORLAB_CIFAR10_DIR"])
     for label, path in places.items():

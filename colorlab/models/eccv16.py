@@ -27,7 +27,6 @@ torch.Size([2, 261, 8, 8])
 from __future__ import annotations
 
 import hashlib
-import importlib
 import math
 import re
 from pathlib import Path
@@ -39,6 +38,7 @@ from torch import nn
 from colorlab.color import AB_SCALE, normalize_l
 from colorlab.models.base import ColorizationModel
 from colorlab.models.layers import channels, conv_block, up_block
+from colorlab.quantize import ABQuantizer
 
 __all__ = ["ClassColorizer", "RebalancedClassColorizer", "BinCentres", "load_eccv16",
            "ECCV16_URL", "ECCV16_SHA256_PREFIX"]
@@ -66,15 +66,6 @@ def check_temperature(T) -> float:
     if isinstance(T, bool) or not (value > 0 and math.isfinite(value)):
         raise ValueError(f"temperature T must be a positive, finite number (0.38 in the paper), got {T!r}")
     return value
-
-
-def _quantize():
-    """Import :mod:`colorlab.quantize` on first use, with a clear error if it is missing."""
-    try:
-        return importlib.import_module("colorlab.quantize")
-    except ImportError as e:  # pragma: no cover - depends on the install
-        raise ImportError("classification models need colorlab.quantize (ABQuantizer) to build "
-                          "their bins; pass quantizer=... or install the full colorlab") from e
 
 
 class BinCentres(nn.Module):
@@ -153,7 +144,7 @@ class ClassColorizer(ColorizationModel):
             raise TypeError(f"build({self.name!r}): unexpected keyword(s) {sorted(unknown)}")
         T = check_temperature(T)
         if quantizer is None and Q is None:
-            quantizer = _quantize().ABQuantizer.from_gamut()
+            quantizer = ABQuantizer.from_gamut()
         if quantizer is not None:
             centers = torch.as_tensor(quantizer.centers, dtype=torch.float32).detach().cpu()
             if Q is not None and int(Q) != len(centers):
@@ -215,7 +206,7 @@ class ClassColorizer(ColorizationModel):
             qc = torch.as_tensor(q.centers).detach().float().cpu()
             if qc.shape == centers.shape and torch.allclose(qc, centers, atol=1e-3):
                 return q
-        q = _quantize().ABQuantizer(centers, grid=self._config["grid"])
+        q = ABQuantizer(centers, grid=self._config["grid"])
         object.__setattr__(self, "_quantizer_cache", q)
         return q
 
@@ -333,11 +324,7 @@ def load_eccv16(path_or_url=ECCV16_URL, map_location="cpu", sha256: str | None =
     from colorlab.models.checkpoint import CheckpointError, load_state, read_file
     src = str(path_or_url)
     if src.startswith(("http://", "https://")):
-        try:
-            download = importlib.import_module("colorlab.download").download
-        except (ImportError, AttributeError) as e:
-            raise ImportError("load_eccv16: downloading needs colorlab.download.download, which is not "
-                              f"available; download {src} yourself and pass the local path") from e
+        from colorlab.download import download
         from colorlab.data.cache import cache_dir
         name = src.split("?", 1)[0].rsplit("/", 1)[-1] or "eccv16.pth"
         m = re.search(r"-([0-9a-f]{8,64})\.", name)

@@ -185,12 +185,7 @@ def model_payload(model) -> dict:
     >>> sorted(model_payload(torch.nn.Linear(1, 1)))
     ['format', 'model_class', 'model_config', 'model_state', 'version']
     """
-    try:
-        from colorlab.models import checkpoint_payload
-    except ImportError:  # colorlab.models not importable: the same keys, written here
-        state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-        return {"format": FORMAT, "version": 1, "model_class": type(model).__name__,
-                "model_config": dict(getattr(model, "config", {})), "model_state": state}
+    from colorlab.models import checkpoint_payload
     return checkpoint_payload(model)
 
 

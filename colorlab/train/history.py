@@ -10,7 +10,6 @@ Examples
 """
 from __future__ import annotations
 
-import importlib
 
 __all__ = ["History"]
 
@@ -55,16 +54,5 @@ class History(list):
         """
         rows = [dict(r) for r in self]
         keys = [k for k in keys if any(k in r for r in rows)]
-        try:
-            viz = importlib.import_module("colorlab.viz")
-        except ImportError:
-            viz = None
-        if viz is not None and hasattr(viz, "training_curves"):
-            return viz.training_curves(rows, keys=keys)
-        from matplotlib.figure import Figure
-        fig = Figure(figsize=(4 * max(len(keys), 1), 3))
-        for ax, key in zip(fig.subplots(1, max(len(keys), 1), squeeze=False)[0], keys):
-            ax.plot(*zip(*[(r["step"], r[key]) for r in rows if key in r]))
-            ax.set_title(key)
-            ax.set_xlabel("step")
-        return fig
+        from colorlab.viz import training_curves
+        return training_curves(rows, keys=keys)
