@@ -83,8 +83,9 @@ def wrap(module: nn.Module, ctx: DistContext) -> nn.Module:
     """``DistributedDataParallel(module)`` in a distributed run, else ``module`` itself.
 
     ``static_graph=True``: each wrapped module runs one forward and one backward per step, the
-    same every step, so DDP may find parameters that ``forward`` never uses by itself (no
-    ``find_unused_parameters`` traversal cost, no error for such parameters).
+    same every step (a GAN's discriminator is called twice inside that one forward), so DDP may
+    find parameters that ``forward`` never uses by itself (no ``find_unused_parameters``
+    traversal cost, no error for such parameters).
     """
     if not ctx.active:
         return module

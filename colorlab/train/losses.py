@@ -180,6 +180,7 @@ class GanTask(_Task):
         self.lr, self.betas = recipe.get("lr", self.lr), tuple(recipe.get("betas", self.betas))
         self.default_l1 = float(recipe.get("l1_weight", 100.0))
         super().__init__(model, steps, lr=lr, **opts)
+        self.run = self._runnable()
 
     def configure(self, l1_weight=None, pretrain_steps=0) -> None:
         self.l1_weight = self.default_l1 if l1_weight is None else float(l1_weight)
@@ -189,6 +190,13 @@ class GanTask(_Task):
 
     def modules(self) -> dict:
         return {"generator": self.model.generator, "discriminator": self.model.discriminator}
+
+    def _runnable(self) -> dict:
+        mods = self.modules()
+        return {**mods, "discriminator": _SeparateCalls(mods["discriminator"])}
+
+    def wrap(self, fn) -> None:
+        self.run = {name: fn(m) for name, m in self._runnable().items()}
 
     def step(self, step, L, ab, autocast, scaler) -> dict:
         G, D = self.run["generator"], self.run["discriminator"]
@@ -203,19 +211,16 @@ class GanTask(_Task):
             return {"loss": loss.detach(), "g_l1": l1.detach()}
         # Real and fake pairs go through the discriminator in separate calls: with BatchNorm, one
         # call on cat([real, fake]) would normalise each with the statistics of the mixed batch, a
-        # cue D can win on while G, scored on fakes alone, learns nothing from it. Each backward
-        # follows its own forward (what DDP needs); the gradients add up before the one step.
+        # cue D can win on while G, scored on fakes alone, learns nothing from it. Both calls sit in
+        # one module call (_SeparateCalls), so DDP sees one forward and one backward per step.
+        with autocast():
+            d_real, d_fake = (x.float() for x in D(L, real, fake.detach()))
+        d_loss = 0.5 * (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
+                        + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
         opt_d = self.optimizers["discriminator"]
         opt_d.zero_grad(set_to_none=True)
-        d_losses = []
-        for target, ab_pair in ((1.0, real), (0.0, fake.detach())):
-            with autocast():
-                logits = D(L, ab_pair).float()
-            part = 0.5 * F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
-            scaler.scale(part).backward()
-            d_losses.append(part.detach())
+        scaler.scale(d_loss).backward()
         scaler.step(opt_d)
-        d_loss = d_losses[0] + d_losses[1]
         # The generator's adversarial term goes through the plain (frozen) discriminator: no
         # discriminator gradients are wanted, so none need averaging across processes.
         plain_d = self.model.discriminator
@@ -226,6 +231,17 @@ class GanTask(_Task):
         _update(g_loss, self.optimizers["generator"], scaler)
         return {"loss": g_loss.detach(), "g_adv": g_adv.detach(), "g_l1": l1.detach(),
                 "d_loss": d_loss.detach()}
+
+
+class _SeparateCalls(nn.Module):
+    """A discriminator called on real and on fake pairs separately, as one module call."""
+
+    def __init__(self, discriminator: nn.Module):
+        super().__init__()
+        self.d = discriminator
+
+    def forward(self, L, real, fake):
+        return self.d(L, real), self.d(L, fake)
 
 
 _TASKS = {t.kind: t for t in (RegressionTask, ClassificationTask, GanTask)}
