@@ -275,3 +275,14 @@ def test_colorize_name_clashes_keep_the_extension(tmp_path):
     _write_photo(src / "b.jpg")
     assert main(["colorize", str(src), "--model", "mse", "--out", str(tmp_path / "out")]) == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.jpg.png", "a.png.png", "b.png"]
+
+
+def test_train_says_where_the_history_is_and_draws_the_curve(tmp_path, capsys):
+    out = tmp_path / "m.ckpt"
+    assert main(["train", "--model", "mse", "--data", "samples", "--size", "32", "--steps", "20",
+                 "--batch-size", "4", "--out", str(out), "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "loss history: in the checkpoint" in text and "curve:" in text
+    curve = tmp_path / "m.png"
+    assert curve.is_file() and curve.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(load_training_checkpoint(out)["history"]) == 2
