@@ -242,7 +242,7 @@ def cmd_train(args) -> int:
     last = history[-1] if history else {}
     print(f"wrote {out}: {args.model}, {args.steps} steps, loss {last.get('loss', float('nan')):.4g}, "
           f"{last.get('images_per_s', 0):.0f} images/s")
-    curve = _write_curve(load_training_checkpoint(out)["history"], out.with_suffix(".png"))
+    curve = _write_curve(history, out.with_suffix(".png"))
     print(f"loss history: in the checkpoint (colorlab.train.load_training_checkpoint('{out}')['history']); "
           f"curve: {curve}")
     print(f"next: colorlab evaluate --model {out} --data ... --whole   or   "
@@ -250,12 +250,10 @@ def cmd_train(args) -> int:
     return 0
 
 
-def _write_curve(rows, path: Path) -> Path:
-    """Draw the loss curves of ``rows`` (a checkpoint's history) into ``path``, atomically."""
+def _write_curve(history, path: Path) -> Path:
+    """Draw ``history``'s loss curves (:meth:`History.plot`) into ``path``, atomically."""
     from colorlab.io import atomic_write
-    from colorlab.viz import training_curves
-    keys = [k for k in ("loss", "d_loss", "g_adv") if any(k in r for r in rows)]
-    fig = training_curves(rows, keys=keys or None)
+    fig = history.plot(keys=("loss", "d_loss", "g_adv"))
     with atomic_write(path) as f:
         fig.savefig(f, format="png")
     return path

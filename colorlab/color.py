@@ -299,6 +299,8 @@ def fit_ab_to_gamut(L: torch.Tensor, ab: torch.Tensor, steps: int = 10) -> torch
         return ((lin >= -1e-4) & (lin <= 1.0 + 1e-4)).all(dim=-3, keepdim=True)
 
     ok = inside(torch.ones_like(Lf))
+    if bool(ok.all()):
+        return ab
     lo, hi = torch.zeros_like(Lf), torch.ones_like(Lf)
     for _ in range(steps):
         mid = (lo + hi) / 2

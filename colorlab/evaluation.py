@@ -33,7 +33,7 @@ import torch.nn.functional as F
 
 from colorlab import metrics as M
 from colorlab.color import lab_to_rgb, merge_lab, rgb_to_lab
-from colorlab.models.base import _as_rgb_tensor, _working_hw, predict_at_size
+from colorlab.models.base import _as_rgb_tensor, _resize_whole, predict_at_size
 
 __all__ = ["evaluate"]
 
@@ -162,19 +162,13 @@ def _photos(images):
 
 def _score_whole(scores, run, images, size, psize):
     """Each photo resized whole (short side ``size``) and coloured as ``colorize_image`` does."""
-    def resized(rgb, s):                                   # colorize_image's resize, bicubic antialiased
-        hw = _working_hw(*rgb.shape[-2:], s, "evaluate: ")
-        if hw == tuple(rgb.shape[-2:]):
-            return rgb
-        return F.interpolate(rgb, size=hw, mode="bicubic", antialias=True, align_corners=False).clamp(0, 1)
-
     for photo in _photos(images):
         rgb = _as_rgb_tensor(photo)                          # (1, 3, H, W) float in [0, 1]
-        lab = rgb_to_lab(resized(rgb, size))                 # the scored photo
+        lab = rgb_to_lab(_resize_whole(rgb, size, "evaluate: "))  # the scored photo
         if psize is None:
             pred_ab = run(lab[:, :1])
         else:                                                # the model's input made from the photo itself
-            pred_ab = run(rgb_to_lab(resized(rgb, psize))[:, :1])
+            pred_ab = run(rgb_to_lab(_resize_whole(rgb, psize, "evaluate: "))[:, :1])
             if pred_ab.shape[-2:] != lab.shape[-2:]:
                 pred_ab = F.interpolate(pred_ab, size=lab.shape[-2:], mode="bilinear", align_corners=False)
         scores.add(lab[:, :1], pred_ab, lab[:, 1:])

