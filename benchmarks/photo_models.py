@@ -66,8 +66,9 @@ class SeedsDataset(torch.utils.data.Dataset):
 
 
 def bench_train(photos: list, steps: int, batch: int = 32) -> dict:
-    from colorlab.data import prepare_stack
     from PIL import Image
+
+    from colorlab.data import prepare_stack
     images = [np.asarray(Image.open(p).convert("RGB")) for p in photos[:steps * batch]]
     t0 = time.perf_counter()
     data = LabDataset.from_rgb(prepare_stack(images, 144))

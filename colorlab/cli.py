@@ -30,7 +30,7 @@ from pathlib import Path
 
 __all__ = ["main", "build_parser"]
 
-MODEL_NAMES = ("mse", "class", "class-rebal", "gan", "fusion")
+from colorlab._shared import MODEL_NAMES
 
 
 class _Parser(argparse.ArgumentParser):

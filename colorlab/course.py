@@ -111,8 +111,7 @@ def course_dataset(split: str = "test", size: int = 32, limit: int | None = None
     -------
     (LabDataset, str) : the dataset, and a description of where it came from.
     """
-    from .data import load_dataset
-    from .data import DatasetNotFoundError
+    from .data import DatasetNotFoundError, load_dataset
     from .download import OfflineError
 
     folder = local_cifar10()

@@ -25,15 +25,16 @@ Examples
 from __future__ import annotations
 
 import math
-import numbers
 import os
 
 import torch
 import torch.nn.functional as F
 
 from colorlab import metrics as M
+from colorlab._shared import positive_int
 from colorlab.color import lab_to_rgb, merge_lab, rgb_to_lab
 from colorlab.models.base import _as_rgb_tensor, _resize_whole, predict_at_size
+from colorlab.quantize import ABQuantizer
 
 __all__ = ["evaluate"]
 
@@ -41,10 +42,7 @@ MAX_THRESHOLD = 150   # AuC thresholds 0..150 (Zhang et al.)
 
 
 def _positive_int(value, name: str) -> int:
-    """``value`` if it is a positive integer (not a bool), else a ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(f"evaluate: {name} must be a positive integer, got {value!r}")
-    return int(value)
+    return positive_int(value, name, "evaluate: ")
 
 
 def working_size(model, predict_size=None):
@@ -76,7 +74,7 @@ def _lab_images(images, size: int) -> torch.Tensor:
     if not isinstance(images, (list, tuple)) or not images:
         raise TypeError("evaluate: images must be a LabDataset, a non-empty list of HxWx3 arrays, "
                         f"or a dict from sample_photos(); got {type(images).__name__}")
-    from colorlab.data import prepare_image        # the one way images are prepared
+    from colorlab.data import prepare_image  # the one way images are prepared
     return rgb_to_lab(torch.stack([prepare_image(im, size) for im in images]))
 
 
@@ -235,7 +233,7 @@ def evaluate(model, images, size: int = 64, batch_size: int = 32, quantizer=None
     size, batch_size = _positive_int(size, "size"), _positive_int(batch_size, "batch_size")
     psize = working_size(model, predict_size)
     if quantizer is None:
-        quantizer = M._gamut_quantizer()
+        quantizer = ABQuantizer.from_gamut()
     scores = _Scores(quantizer.cpu(), prior, spike_margin)
     run = _runner(model)
     was_training = isinstance(model, torch.nn.Module) and model.training

@@ -19,15 +19,12 @@ Examples
 """
 from __future__ import annotations
 
-import functools
 import math
 
 import torch
 
-from colorlab.color import lab_to_rgb, merge_lab, rgb_to_lab
-
 __all__ = ["psnr", "ssim", "auc_ab", "auc_ab_rebalanced", "colorfulness", "chroma_ratio", "colour_cast",
-           "tint", "chroma_spikes", "evaluate"]
+           "tint", "chroma_spikes", "evaluate"]  # noqa: F822 (evaluate: lazy, module __getattr__)
 
 _SSIM_SIGMA, _SSIM_RADIUS = 1.5, 5      # Wang et al. 2004: Gaussian window sigma 1.5, 11 taps
 
@@ -180,16 +177,10 @@ def auc_ab(pred_ab: torch.Tensor, true_ab: torch.Tensor, max_threshold: int = 15
     return num / den
 
 
-@functools.lru_cache(maxsize=1)
-def _gamut_quantizer():
-    """``ABQuantizer.from_gamut()``, built once per process (it takes seconds)."""
-    from colorlab.quantize import ABQuantizer
-    return ABQuantizer.from_gamut()
-
-
 def _rebalanced_pixel_weights(true_ab, quantizer, prior):
     if quantizer is None:
-        quantizer = _gamut_quantizer()
+        from colorlab.quantize import ABQuantizer
+        quantizer = ABQuantizer.from_gamut()   # its cells are computed once per process
     quantizer = quantizer.to(true_ab.device)
     if prior is None:
         prior = quantizer.prior(true_ab)

@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from colorlab.io import atomic_write
+
 __all__ = ["ModelComparison", "TemperatureExplorer", "TuringTest", "wilson_interval", "to_png"]
 
 DISPLAY_MAX_SIDE = 384  # uploads are shrunk to this for the widget; the CLI colours at full size
@@ -321,9 +323,8 @@ class TuringTest:
     def save(self, path) -> Path:
         """Write the answers and the results as JSON, atomically; returns the path."""
         path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps({"answers": self.answers, "results": self.results()}, indent=2))
-        os.replace(tmp, path)
+        with atomic_write(path) as f:
+            f.write(json.dumps({"answers": self.answers, "results": self.results()}, indent=2).encode())
         return path
 
     def _ipython_display_(self):

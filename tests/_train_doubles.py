@@ -1,6 +1,6 @@
-"""Tiny stand-ins for LabDataset, ColorizationModel and ABQuantizer (tests only, never the library).
+"""Tiny datasets and models that follow the training contract (tests only, never the library).
 
-They follow the contract in CONTRACT.md so the engine can be tested before the real modules land.
+They keep the engine's tests fast; the classifier uses the real :class:`colorlab.quantize.ABQuantizer`.
 Run as a script, this module is the training worker the interruption tests start and kill.
 """
 from __future__ import annotations
@@ -8,11 +8,9 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-import types
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,6 +18,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from colorlab.color import denormalize_ab, normalize_l, rgb_to_lab  # noqa: E402
+from colorlab.quantize import ABQuantizer  # noqa: E402
 
 
 class TinyDataset:
@@ -78,56 +77,18 @@ class TinyModel(nn.Module):
         return denormalize_ab(self(L))
 
 
-class TinyQuantizer:
-    """A coarse ab grid (step 40) with the ABQuantizer methods the engine uses."""
-
-    def __init__(self, grid=40):
-        r = torch.arange(-120, 121, grid, dtype=torch.float32)
-        self.centers = torch.cartesian_prod(r, r)
-        self.Q = len(self.centers)
-
-    def _dist(self, ab):
-        flat = ab.permute(0, 2, 3, 1)[..., None, :]
-        return ((flat - self.centers.to(ab.device)) ** 2).sum(-1)  # (B,H,W,Q)
-
-    def soft_encode(self, ab, k=5, sigma=5.0, dense=False):
-        d2, idx = self._dist(ab).topk(k, dim=-1, largest=False)
-        w = torch.softmax(-d2 / (2 * sigma ** 2), dim=-1)
-        return idx.permute(0, 3, 1, 2), w.permute(0, 3, 1, 2)
-
-    def hard_encode(self, ab):
-        return self._dist(ab).argmin(-1)
-
-
-def soft_cross_entropy(logits, idx, w, pixel_weights=None):
-    """Double of colorlab.quantize.soft_cross_entropy (gathers, no dense targets)."""
-    logp = F.log_softmax(logits, dim=1).gather(1, idx)
-    per_pixel = -(w * logp).sum(1)
-    if pixel_weights is not None:
-        per_pixel = per_pixel * pixel_weights
-    return per_pixel.mean()
-
-
-def use_quantize_double(monkeypatch):
-    """The real colorlab.quantize when it exists, else the double; one thread for exact results."""
-    try:
-        import colorlab.quantize  # noqa: F401
-    except ImportError:
-        monkeypatch.setitem(sys.modules, "colorlab.quantize", fake_quantize_module())
+def one_thread(monkeypatch=None):
+    """One torch thread, so losses and weights are exactly reproducible between runs."""
     torch.set_num_threads(1)
-
-
-def fake_quantize_module():
-    """A module object standing in for colorlab.quantize (install it with monkeypatch)."""
-    return types.SimpleNamespace(soft_cross_entropy=soft_cross_entropy, ABQuantizer=TinyQuantizer)
 
 
 class TinyClassModel(TinyModel):
     kind = "classification"
 
     def __init__(self, rebalance=False):
-        self.quantizer = TinyQuantizer()
-        super().__init__(out=self.quantizer.Q)
+        quantizer = ABQuantizer.from_gamut()
+        super().__init__(out=quantizer.Q)
+        self.quantizer = quantizer
         self.config = {"name": "tiny-class"}
         self.net[-1] = nn.Conv2d(4, self.quantizer.Q, 3, padding=1, stride=2)
         if rebalance:
@@ -168,6 +129,7 @@ class TinyGAN(nn.Module):
 def ddp_worker(folder):
     """Under torchrun: train a plain TinyModel and a TinyGAN; save each rank's weights to folder."""
     import os
+
     from colorlab.train import seed_everything, train
     rank, folder = int(os.environ["RANK"]), Path(folder)
     for name, make, kw in (("plain", plain_model, {}), ("gan", TinyGAN, {"pretrain_steps": 2})):
@@ -204,15 +166,14 @@ def main(argv=None):
     if a.hang_on_save:
         real, calls = checkpoint._write_file, []
 
-        def slow_write(path, data):
-            calls.append(path)
+        def slow_write(f, data):
+            calls.append(f)
             if len(calls) == a.hang_on_save:
-                with open(path, "wb") as f:
-                    f.write(bytes(data)[: len(data) // 2])
-                    f.flush()
+                f.write(bytes(data)[: len(data) // 2])
+                f.flush()
                 Path(a.marker).touch()
                 time.sleep(600)
-            return real(path, data)
+            return real(f, data)
         checkpoint._write_file = slow_write
     seed_everything(0)
     model = TinyModel()

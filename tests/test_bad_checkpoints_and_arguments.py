@@ -15,10 +15,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from _bad_inputs import digest_tree, write_bad_checkpoints
 from PIL import Image
 
 import colorlab.models as cm
-from _bad_inputs import digest_tree, write_bad_checkpoints
 from colorlab.cli import main
 from colorlab.metrics import evaluate
 
@@ -112,7 +112,7 @@ def test_unknown_model_names_are_named_with_the_known_ones(argv, capsys):
 # --------------------------------------------------------------------------- arguments: library
 @pytest.mark.parametrize("size", [0, -3, "64", 2.5, True])
 def test_colorize_image_refuses_a_size_that_is_not_a_positive_int(size):
-    with pytest.raises(ValueError, match=f"size must be a positive int, got {size!r}"):
+    with pytest.raises(ValueError, match=f"size must be a positive integer, got {size!r}"):
         cm.build("mse", width=0.25).colorize_image(np.zeros((8, 8), np.uint8), size=size)
 
 

@@ -16,9 +16,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from _bad_inputs import IMAGE_CASES, digest_tree, write_image_cases
 from PIL import Image
 
-from _bad_inputs import IMAGE_CASES, digest_tree, write_image_cases
 from colorlab.data import DatasetNotFoundError, ImageSkippedWarning, load_dataset, prepare_image
 from colorlab.io import ImageReadError, list_images, read_image
 from colorlab.metrics import evaluate

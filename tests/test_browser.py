@@ -165,7 +165,7 @@ def _start_lab(tmp: Path, deadline: Deadline):
     env = _jupyter_env(tmp)
     token = secrets.token_hex(16)
     log = tmp / "jupyter.log"
-    for attempt in range(3):  # another process may take the free port between probe and bind
+    for _attempt in range(3):  # another process may take the free port between probe and bind
         port = _free_port()
         cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
                f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",

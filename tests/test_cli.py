@@ -4,32 +4,29 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-import _cli_doubles
+import colorlab.models as cm
 from colorlab.cli import main
 from colorlab.train import load_training_checkpoint
 
-ROOT = _cli_doubles.Path(_cli_doubles.__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[1]
 COMMANDS = ["train", "colorize", "evaluate", "compare", "doctor"]
 
 
 @pytest.fixture(autouse=True)
-def doubles(monkeypatch):
-    _cli_doubles.install(monkeypatch)
+def one_thread():
     torch.set_num_threads(1)
 
 
 @pytest.fixture
 def spec(tmp_path):
-    """A model for --model: a real small checkpoint when colorlab.models is there, else the double."""
-    import colorlab.models as cm
-    if not hasattr(cm, "checkpoint_payload"):
-        return "tiny"
+    """A model for --model: a real (untrained) mse checkpoint."""
     path = tmp_path / "mse.ckpt"
     torch.save(cm.checkpoint_payload(cm.build("mse")), path)
     return str(path)
@@ -155,7 +152,7 @@ def test_evaluate_whole_scores_a_folders_files_at_their_own_size(tmp_path, capsy
 
 def test_compare_draws_a_contact_sheet_of_whole_photos(tmp_path, spec):
     fig, ckpt = tmp_path / "cmp.png", tmp_path / "mine.ckpt"
-    ckpt.write_bytes(b"stand-in" if spec == "tiny" else open(spec, "rb").read())
+    ckpt.write_bytes(Path(spec).read_bytes())
     assert main(["compare", "--models", f"{spec},{ckpt}", "--data", "samples", "--size", "32",
                  "--n", "3", "--out", str(fig)]) == 0
     h, w, _ = np.asarray(Image.open(fig)).shape
@@ -222,11 +219,11 @@ def test_train_on_a_full_disk_is_one_line_and_keeps_the_last_checkpoint(tmp_path
     from colorlab.train import checkpoint
     ckpt, write, saves = tmp_path / "m.ckpt", checkpoint._write_file, []
 
-    def disk_full_on_second_save(path, data):
-        saves.append(path)
+    def disk_full_on_second_save(f, data):
+        saves.append(f)
         if len(saves) == 2:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        write(path, data)
+        write(f, data)
     monkeypatch.setattr(checkpoint, "_write_file", disk_full_on_second_save)
     code = main(["train", "--model", "mse", "--data", "samples", "--size", "32", "--batch-size", "4",
                  "--steps", "3", "--checkpoint-every", "1", "--out", str(ckpt), "--device", "cpu", "--no-progress"])

@@ -5,8 +5,10 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
-from skimage import color as skcolor, data as skdata
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from skimage import color as skcolor
+from skimage import data as skdata
 
 import colorlab.color as C
 from colorlab.color import lab_to_rgb, rgb_to_lab

@@ -13,8 +13,15 @@ from PIL import Image
 from skimage.color import lab2rgb, rgb2lab
 
 from colorlab import data
-from colorlab.data import (DatasetNotFoundError, ImageSkippedWarning, LabDataset, augment_lab, load_dataset,
-                           prepare_image, sample_photos)
+from colorlab.data import (
+    DatasetNotFoundError,
+    ImageSkippedWarning,
+    LabDataset,
+    augment_lab,
+    load_dataset,
+    prepare_image,
+    sample_photos,
+)
 from colorlab.download import OfflineError
 from colorlab.io import IMAGE_FORMATS
 
@@ -360,10 +367,6 @@ def test_gpu_resident_dataset_batches_like_cpu():
 def test_docstring_examples_run():
     import doctest
 
-    import colorlab.data.cache
-    import colorlab.data.dataset
-    import colorlab.data.prepare
-    import colorlab.data.sources
     for mod in (data, data.cache, data.dataset, data.prepare, data.sources):
         result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
         assert result.failed == 0, mod.__name__

@@ -3,11 +3,11 @@ import os
 import subprocess
 import sys
 
+import _train_doubles
 import pytest
 import torch
-
-import _train_doubles
 from _train_doubles import TinyDataset, plain_model
+
 from colorlab.train import load_training_checkpoint, seed_everything, train
 
 

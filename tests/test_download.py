@@ -8,7 +8,14 @@ import time
 
 import pytest
 
-from colorlab.download import ChecksumError, DownloadError, OfflineError, check_online, download, sha256sum
+from colorlab.download import (
+    ChecksumError,
+    DownloadError,
+    OfflineError,
+    check_online,
+    download,
+    sha256sum,
+)
 
 PAYLOAD = os.urandom(200_000)
 SHA = hashlib.sha256(PAYLOAD).hexdigest()

@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from test_quantize import _one_thread  # noqa: E402,F401  (autouse: one torch thread)
 
 import colorlab.models as cm
 from colorlab import metrics
@@ -13,8 +14,6 @@ from colorlab.color import lab_to_rgb, rgb_to_lab
 from colorlab.data import sample_photos
 from colorlab.evaluation import evaluate
 from colorlab.io import ImageReadError
-
-from test_quantize import _one_thread  # noqa: E402,F401  (autouse: one torch thread)
 
 
 def grey(L):
@@ -58,7 +57,7 @@ def test_a_model_that_adds_20_to_a_has_tint_20():
              (rgb_to_lab(torch.tensor(c, dtype=torch.float32).view(1, 3, 1, 1) / 255) for c in colours)}
 
     def shifted(L):                                       # knows each photo's colour from its L
-        ab = [truth[min(truth, key=lambda k: abs(k - float(l.mean())))] + torch.tensor([20.0, 0.0]) for l in L]
+        ab = [truth[min(truth, key=lambda k: abs(k - float(row.mean())))] + torch.tensor([20.0, 0.0]) for row in L]
         return torch.stack(ab)[:, :, None, None].expand(L.shape[0], 2, *L.shape[2:])
 
     r = evaluate(shifted, photos, size=24, whole=True)

@@ -5,12 +5,11 @@ import numpy as np
 import pytest
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+from test_quantize import _one_thread  # noqa: E402,F401  (autouse: one torch thread)
 
-from colorlab import metrics
+from colorlab import data, metrics
 from colorlab.color import lab_to_rgb, rgb_to_lab
 from colorlab.quantize import ABQuantizer
-
-from test_quantize import _one_thread  # noqa: E402,F401  (autouse: one torch thread)
 
 
 def _images(n=3, size=32, seed=0):
@@ -113,7 +112,7 @@ class _Stub(torch.nn.Module):
 
     def colorize(self, L):
         assert not self.training and not torch.is_grad_enabled()
-        i = [int((self.lab[:, :1] - l).abs().flatten(1).sum(1).argmin()) for l in L]
+        i = [int((self.lab[:, :1] - row).abs().flatten(1).sum(1).argmin()) for row in L]
         return self.lab[i, 1:] * self.scale
 
 
@@ -150,7 +149,6 @@ def test_evaluate_dict_against_individual_metrics():
 
 
 def test_evaluate_raw_arrays_use_prepare_image():
-    data = pytest.importorskip("colorlab.data", reason="colorlab.data (prepare_image) not merged yet")
     rng = np.random.default_rng(4)
     imgs = [rng.integers(0, 256, (40, 50, 3), dtype=np.uint8) for _ in range(2)]
     grey = lambda L: torch.zeros(L.shape[0], 2, *L.shape[2:])   # noqa: E731
@@ -233,4 +231,4 @@ def test_metrics_module_does_not_import_models_and_still_offers_evaluate():
             "from colorlab.metrics import evaluate as e2; assert e2 is evaluate")
     subprocess.run([sys.executable, "-c", code], check=True)
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
-        metrics.nope
+        _ = metrics.nope

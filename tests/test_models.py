@@ -13,48 +13,21 @@ from torch import nn
 import colorlab.models as cm
 from colorlab.color import rgb_to_lab
 from colorlab.models.layers import GaussianBlur
+from colorlab.quantize import ABQuantizer
 
 torch.set_num_threads(2)
-
-try:  # the real quantizer when colorlab.quantize is installed, else a minimal test double
-    from colorlab.quantize import ABQuantizer
-except ImportError:  # pragma: no cover - depends on the branch
-    ABQuantizer = None
-
-
-class FakeQuantizer:
-    """Test double with the two things a model needs: ``.centers`` and ``.decode(logits, T)``."""
-
-    def __init__(self, centers=None, grid=10):
-        if centers is None:
-            a, b = torch.meshgrid(torch.arange(-110, 111, 10.0), torch.arange(-110, 111, 10.0), indexing="ij")
-            keep = a ** 2 + b ** 2 <= 90 ** 2
-            centers = torch.stack([a[keep], b[keep]], dim=1)
-        self.centers, self.grid = torch.as_tensor(centers, dtype=torch.float32), grid
-        self.Q = len(self.centers)
-
-    def to(self, device):
-        self.centers = self.centers.to(device)
-        return self
-
-    def decode(self, logits, T=0.38, mode=False):
-        p = torch.softmax(logits / T, dim=1)
-        return torch.einsum("bqhw,qc->bchw", p, self.centers.to(p))
-
-    def rebalance_weights(self, prior, lam=0.5, sigma=5.0):
-        w = 1.0 / ((1 - lam) * prior + lam / self.Q)
-        return w / (prior * w).sum()
+_GAMUT = ABQuantizer.from_gamut()
 
 
 @pytest.fixture(scope="module")
 def quantizer():
-    return ABQuantizer.from_gamut() if ABQuantizer is not None else FakeQuantizer()
+    return _GAMUT
 
 
 def small(name, quantizer=None, **kw):
     """A small model of each kind, fast on a CPU."""
     if name in ("class", "class-rebal"):
-        kw = {"quantizer": quantizer or FakeQuantizer(), "width": 0.125, **kw}
+        kw = {"quantizer": quantizer or _GAMUT, "width": 0.125, **kw}
     elif name == "gan":
         kw = {"width": 0.25, "d_width": 0.25, **kw}
     return cm.build(name, **kw)

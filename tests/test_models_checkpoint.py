@@ -13,6 +13,8 @@ import torch
 
 import colorlab.models as cm
 import colorlab.models.checkpoint as ckpt
+from colorlab import quantize
+from colorlab.download import sha256sum
 from colorlab.models import CheckpointError, checkpoint_payload, load_checkpoint, load_eccv16
 
 torch.set_num_threads(2)
@@ -71,8 +73,9 @@ def test_class_temperature_and_bins_survive_a_checkpoint(tmp_path):
 
 
 def test_pretrained_fusion_checkpoint_loads_offline(tmp_path, monkeypatch):
-    import torchvision
     from urllib.error import URLError
+
+    import torchvision
     model = small("fusion", freeze_backbone=True)
     payload = checkpoint_payload(model)
     payload["model_config"].update(pretrained=True, backbone_size=None)
@@ -248,6 +251,7 @@ def test_load_eccv16_from_url_downloads_through_colorlab_download(eccv16_file, m
     calls = []
     fake = types.ModuleType("colorlab.download")
     fake.download = lambda url, *a, **k: calls.append(url) or path
+    fake.sha256sum = sha256sum
     monkeypatch.setitem(sys.modules, "colorlab.download", fake)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     assert load_eccv16(f"https://example.invalid/eccv16-{digest[:8]}.pth").config["Q"] == 313
@@ -260,7 +264,6 @@ def test_load_eccv16_from_url_downloads_through_colorlab_download(eccv16_file, m
 
 
 def test_class_quantizer_is_rebuilt_from_the_checkpoint_bins(tmp_path):
-    quantize = pytest.importorskip("colorlab.quantize", reason="colorlab.quantize not on this branch yet")
     q = quantize.ABQuantizer.from_gamut()
     model = cm.build("class-rebal", quantizer=q, width=0.125)
     loaded = load_checkpoint(save(checkpoint_payload(model), tmp_path / "q.pt"))

@@ -7,13 +7,21 @@ import sys
 import time
 from pathlib import Path
 
+import _train_doubles
 import pytest
 import torch
+from _train_doubles import TinyClassModel, TinyDataset, TinyGAN, TinyModel, one_thread
 
-import _train_doubles
-from _train_doubles import TinyClassModel, TinyDataset, TinyGAN, TinyModel, use_quantize_double
-from colorlab.train import (CheckpointWriteError, checkpoint, load_training_checkpoint,
-                            save_checkpoint, seed_everything, train)
+import colorlab.data as cd
+import colorlab.models as cm
+from colorlab.train import (
+    CheckpointWriteError,
+    checkpoint,
+    load_training_checkpoint,
+    save_checkpoint,
+    seed_everything,
+    train,
+)
 
 WORKER = Path(_train_doubles.__file__)
 MODELS = {"regression": TinyModel, "class-rebal": lambda: TinyClassModel(rebalance=True),
@@ -22,7 +30,7 @@ MODELS = {"regression": TinyModel, "class-rebal": lambda: TinyClassModel(rebalan
 
 @pytest.fixture(autouse=True)
 def setup(monkeypatch):
-    use_quantize_double(monkeypatch)
+    one_thread(monkeypatch)
 
 
 def same_weights(a, b):
@@ -115,13 +123,12 @@ def test_disk_full_while_saving_is_clear_and_keeps_the_last_good_checkpoint(tmp_
     ckpt = tmp_path / "run.ckpt"
     real, calls = checkpoint._write_file, []
 
-    def full_disk(path, data):
-        calls.append(path)
+    def full_disk(f, data):
+        calls.append(f)
         if len(calls) == 2:
-            with open(path, "wb") as f:
-                f.write(bytes(data)[:100])
+            f.write(bytes(data)[:100])
             raise OSError(errno.ENOSPC, "No space left on device")
-        return real(path, data)
+        return real(f, data)
     monkeypatch.setattr(checkpoint, "_write_file", full_disk)
     with pytest.raises(CheckpointWriteError, match=r"run\.ckpt: disk full \(ENOSPC\).*intact"):
         run(TinyModel, 6, out=ckpt, checkpoint_every=2)
@@ -202,8 +209,6 @@ class Interrupting:
 
 @pytest.mark.parametrize("name", ["mse", "class-rebal", "gan"])
 def test_real_models_resume_bitwise(tmp_path, name):
-    cm = pytest.importorskip("colorlab.models", reason="colorlab.models is not merged yet")
-    cd = pytest.importorskip("colorlab.data", reason="colorlab.data is not merged yet")
     seed_everything(0)
     data = cd.LabDataset.from_rgb(torch.rand(8, 3, 32, 32), augment=True)
     kw = {"pretrain_steps": 2} if name == "gan" else {}

@@ -3,15 +3,17 @@ import math
 
 import pytest
 import torch
+from _train_doubles import TinyClassModel, TinyDataset, TinyGAN, TinyModel, one_thread
 
-from _train_doubles import TinyClassModel, TinyDataset, TinyGAN, TinyModel, use_quantize_double
+import colorlab.data as cd
+import colorlab.models as cm
 from colorlab.train import History, NonFiniteLossError, pick_device, seed_everything, train
 from colorlab.train.runtime import BatchOrder, Precision
 
 
 @pytest.fixture(autouse=True)
 def quantize_module(monkeypatch):
-    use_quantize_double(monkeypatch)
+    one_thread(monkeypatch)
 
 
 MODELS = {"regression": TinyModel, "classification": TinyClassModel,
@@ -68,8 +70,9 @@ def test_class_rebalancing_weights_change_the_loss_and_prior_option_sets_them():
     _, plain = fit(lambda: TinyClassModel(rebalance=True), steps=2, rebalance=False)
     _, rebal = fit(lambda: TinyClassModel(rebalance=True), steps=2)
     assert plain.last("loss") != pytest.approx(rebal.last("loss"))
-    model, _ = fit(TinyClassModel, steps=2, prior=torch.full((49,), 1 / 49))
-    assert model.class_weights.shape == (49,)
+    Q = TinyClassModel().quantizer.Q
+    model, _ = fit(TinyClassModel, steps=2, prior=torch.full((Q,), 1 / Q))
+    assert model.class_weights.shape == (Q,)
 
 
 class Poisoned(TinyModel):
@@ -156,8 +159,6 @@ def test_history_columns_and_plot():
 
 @pytest.mark.parametrize("name", ["mse", "class", "class-rebal", "gan"])
 def test_real_models_train_on_an_all_grey_batch_without_nan(name):
-    cm = pytest.importorskip("colorlab.models", reason="colorlab.models is not merged yet")
-    cd = pytest.importorskip("colorlab.data", reason="colorlab.data is not merged yet")
     grey = torch.rand(4, 1, 32, 32).expand(-1, 3, -1, -1).contiguous()
     data = cd.LabDataset.from_rgb(grey)
     seed_everything(0)

@@ -8,11 +8,11 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.collections import PathCollection, QuadMesh  # noqa: E402
+from test_quantize import _one_thread  # noqa: E402,F401  (autouse: one torch thread)
 
 from colorlab import viz  # noqa: E402
 from colorlab.color import lab_to_rgb  # noqa: E402
 from colorlab.quantize import ABQuantizer  # noqa: E402
-from test_quantize import _one_thread  # noqa: E402,F401  (autouse: one torch thread)
 
 
 def _render(fig):

@@ -8,7 +8,13 @@ import torch
 pytest.importorskip("ipywidgets")
 
 from colorlab.models import build  # noqa: E402
-from colorlab.widgets import ModelComparison, TemperatureExplorer, TuringTest, to_png, wilson_interval  # noqa: E402
+from colorlab.widgets import (  # noqa: E402
+    ModelComparison,
+    TemperatureExplorer,
+    TuringTest,
+    to_png,
+    wilson_interval,
+)
 
 
 def _photos():

@@ -1,11 +1,11 @@
 """Preparing images the one way colorlab does it, and the sample photos that ship with installed packages."""
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from colorlab._shared import positive_int
 
 __all__ = ["prepare_image", "prepare_batch", "sample_photos", "SAMPLE_PHOTOS"]
 
@@ -27,11 +27,7 @@ MAX_ASPECT = 4  # longer images keep only their centre 4:1 window before resizin
 
 
 def _check_size(size) -> int:
-    if isinstance(size, bool) or not isinstance(size, numbers.Integral):
-        raise ValueError(f"size must be a positive integer, got {size!r} ({type(size).__name__})")
-    if size <= 0:
-        raise ValueError(f"size must be a positive integer, got {size}")
-    return int(size)
+    return positive_int(size, "size")
 
 
 def prepare_batch(images: torch.Tensor, size: int) -> torch.Tensor:

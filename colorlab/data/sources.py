@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import numbers
 import os
 import warnings
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .._shared import positive_int
 from ..download import OfflineError, check_online
 from ..io import IMAGE_EXTENSIONS, ImageReadError, _scan_images, read_image
 from .cache import cache_dir, cache_path, load_cache, save_cache
@@ -325,9 +325,7 @@ def load_dataset(name: str, root=None, split: str = "train", size: int = 64, dow
     colorlab.data.sources.DatasetNotFoundError: cifar10 (train split) is not under /nonexistent ...
     """
     size = _check_size(size)
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, numbers.Integral) or limit <= 0):
-        raise ValueError(f"limit must be a positive integer or None, got {limit!r}")
-    limit = int(limit) if limit is not None else None
+    limit = positive_int(limit, "limit", allow_none=True)
     use_cache = bool(cache)
     cache_root = None if isinstance(cache, bool) else Path(cache)
     if not isinstance(name, str):

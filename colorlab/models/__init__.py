@@ -34,10 +34,17 @@ torch.Size([1, 2, 30, 41])
 """
 from __future__ import annotations
 
+from colorlab._shared import MODEL_NAMES
 from colorlab.models.base import ColorizationModel, colorize_image, predict_at_size
 from colorlab.models.baseline import MSEColorizer
-from colorlab.models.checkpoint import (CheckpointError, checkpoint_payload, load_checkpoint,
-                                        model_from_payload, pretrained, resolve_checkpoint)
+from colorlab.models.checkpoint import (
+    CheckpointError,
+    checkpoint_payload,
+    load_checkpoint,
+    model_from_payload,
+    pretrained,
+    resolve_checkpoint,
+)
 from colorlab.models.eccv16 import ClassColorizer, RebalancedClassColorizer, load_eccv16
 from colorlab.models.gan import GANColorizer, PatchDiscriminator, UNetGenerator
 
@@ -46,7 +53,7 @@ __all__ = ["build", "MODELS", "ColorizationModel", "colorize_image", "predict_at
            "FusionColorizer", "load_eccv16", "load_checkpoint", "pretrained", "resolve_checkpoint",
            "checkpoint_payload", "model_from_payload", "CheckpointError"]
 
-MODELS = ("mse", "class", "class-rebal", "gan", "fusion")
+MODELS = MODEL_NAMES
 
 
 def __getattr__(name):

@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from colorlab._shared import positive_int
 from colorlab.color import denormalize_ab, fit_ab_to_gamut, lab_to_rgb, rgb_to_lab
 from colorlab.data.prepare import MAX_ASPECT
 from colorlab.models.layers import GaussianBlur, crop_to, pad_to_multiple
@@ -183,8 +184,7 @@ def predict_at_size(predict, L: torch.Tensor, size: int) -> torch.Tensor:
 
 def _working_hw(h: int, w: int, size, caller: str) -> tuple[int, int]:
     """(h, w) scaled so the short side is ``size``, the long side capped at ``MAX_ASPECT * size``."""
-    if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 1:
-        raise ValueError(f"{caller}size must be a positive int, got {size!r}")
+    size = positive_int(size, "size", caller)
     scale = min(size / min(h, w), MAX_ASPECT * size / max(h, w))  # a thin strip: long side capped
     return max(1, round(h * scale)), max(1, round(w * scale))
 

@@ -31,13 +31,15 @@ from pathlib import Path
 
 import torch
 
+from colorlab._shared import CHECKPOINT_FORMAT, MODEL_NAMES
+
 __all__ = ["FORMAT", "VERSION", "PRETRAINED_DIR", "PRETRAINED_NAMES", "CheckpointError",
            "checkpoint_payload", "model_from_payload", "load_checkpoint", "resolve_checkpoint",
            "pretrained", "read_file", "load_state", "describe_state", "export_checkpoint"]
 
-FORMAT, VERSION = "colorlab-checkpoint", 1
+FORMAT, VERSION = CHECKPOINT_FORMAT, 1
 PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
-PRETRAINED_NAMES = ("mse", "class", "class-rebal", "gan", "fusion")
+PRETRAINED_NAMES = MODEL_NAMES  # every model has a shipped reference checkpoint
 
 
 class CheckpointError(ValueError):

@@ -26,7 +26,6 @@ torch.Size([2, 261, 8, 8])
 """
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 from pathlib import Path
@@ -277,7 +276,8 @@ class RebalancedClassColorizer(ClassColorizer):
 
 
 def _check_hash(path: Path, prefix: str) -> None:
-    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    from colorlab.download import sha256sum
+    digest = sha256sum(path)
     if not digest.startswith(prefix):
         raise ValueError(f"{path}: SHA-256 {digest[:12]}... does not match the expected {prefix}...; "
                          "the download is corrupt or not the ECCV16 release")
@@ -324,8 +324,8 @@ def load_eccv16(path_or_url=ECCV16_URL, map_location="cpu", sha256: str | None =
     from colorlab.models.checkpoint import CheckpointError, load_state, read_file
     src = str(path_or_url)
     if src.startswith(("http://", "https://")):
-        from colorlab.download import download
         from colorlab.data.cache import cache_dir
+        from colorlab.download import download
         name = src.split("?", 1)[0].rsplit("/", 1)[-1] or "eccv16.pth"
         m = re.search(r"-([0-9a-f]{8,64})\.", name)
         sha256 = sha256 or (m.group(1) if m else None)

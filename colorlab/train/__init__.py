@@ -12,8 +12,11 @@ Examples
 >>> seed_everything(0); pick_device("cpu")
 device(type='cpu')
 """
-from colorlab.train.checkpoint import (CheckpointWriteError, load_training_checkpoint,
-                                       save_checkpoint)
+from colorlab.train.checkpoint import (
+                                       CheckpointWriteError,
+                                       load_training_checkpoint,
+                                       save_checkpoint,
+)
 from colorlab.train.engine import NonFiniteLossError, train
 from colorlab.train.history import History
 from colorlab.train.runtime import pick_device, seed_everything

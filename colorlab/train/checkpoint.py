@@ -36,45 +36,26 @@ from __future__ import annotations
 import errno
 import glob
 import io
-import os
 import random
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from colorlab._shared import CHECKPOINT_FORMAT
+from colorlab.io import atomic_write
+
 __all__ = ["save_checkpoint", "load_training_checkpoint", "CheckpointWriteError", "rng_state",
            "set_rng_state", "model_payload", "FORMAT"]
 
-FORMAT = "colorlab-checkpoint"  # colorlab.models.checkpoint.FORMAT: one format for models and runs
-_CHUNK = 1 << 20
-
-
+FORMAT = CHECKPOINT_FORMAT  # one format for models and training runs
 class CheckpointWriteError(OSError):
     """A checkpoint could not be written; the previous checkpoint at that path is left intact."""
 
 
-def _write_file(path: Path, data) -> None:
-    """Write ``data`` (bytes-like) to ``path`` in chunks, then flush and fsync it."""
-    view = memoryview(data)
-    with open(path, "wb") as f:
-        for start in range(0, len(view), _CHUNK):
-            f.write(view[start:start + _CHUNK])
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds (Windows)
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
+def _write_file(f, data) -> None:
+    """Write the serialised checkpoint ``data`` into the open temporary file ``f``."""
+    f.write(data)
 
 
 def save_checkpoint(path, state: dict) -> Path:
@@ -109,21 +90,15 @@ def save_checkpoint(path, state: dict) -> Path:
     True
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         for stale in path.parent.glob(glob.escape(f".{path.name}") + ".tmp-*"):
             stale.unlink(missing_ok=True)
         buffer = io.BytesIO()
         torch.save(state, buffer)
-        _write_file(tmp, buffer.getbuffer())
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
+        with atomic_write(path) as f:
+            _write_file(f, buffer.getbuffer())
     except OSError as e:
-        try:
-            tmp.unlink(missing_ok=True)
-        except OSError:  # pragma: no cover
-            pass
         why = "disk full (ENOSPC)" if e.errno == errno.ENOSPC else (e.strerror or str(e))
         raise CheckpointWriteError(e.errno, f"could not write checkpoint {path}: {why}; "
                                    "the previous checkpoint there (if any) is intact") from e

@@ -14,14 +14,19 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from pathlib import Path
 
 import torch
 from torch import nn
 
+from colorlab._shared import positive_int
 from colorlab.train import distributed
-from colorlab.train.checkpoint import (load_training_checkpoint, model_payload, rng_state,
-                                       save_checkpoint, set_rng_state)
+from colorlab.train.checkpoint import (
+    load_training_checkpoint,
+    model_payload,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
 from colorlab.train.history import History
 from colorlab.train.losses import make_task
 from colorlab.train.runtime import BatchOrder, Precision, pick_device, seed_everything
@@ -36,11 +41,7 @@ class NonFiniteLossError(FloatingPointError):
 
 
 def _positive_int(name, value, allow_none=False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"train(): {name} must be a positive integer, got {value!r}")
-    return value
+    return positive_int(value, name, "train(): ", allow_none)
 
 
 class _Monitor:

@@ -10,7 +10,6 @@ Examples
 """
 from __future__ import annotations
 
-
 __all__ = ["History"]
 
 

@@ -12,7 +12,6 @@ torch.Size([4])
 from __future__ import annotations
 
 import contextlib
-import functools
 import random
 
 import numpy as np
@@ -120,11 +119,15 @@ class BatchOrder:
             raise ValueError("train(): the dataset is empty")
         self.n, self.batch_size, self.seed = n, batch_size, seed
         self.rank, self.world_size = rank, world_size
+        self._perms: dict[int, torch.Tensor] = {}   # the last few epochs' permutations
 
-    @functools.lru_cache(maxsize=4)
     def _perm(self, epoch: int) -> torch.Tensor:
-        g = torch.Generator().manual_seed(derive_seed(self.seed, _EPOCH, epoch))
-        return torch.randperm(self.n, generator=g)
+        if epoch not in self._perms:
+            if len(self._perms) >= 4:
+                self._perms.pop(next(iter(self._perms)))
+            g = torch.Generator().manual_seed(derive_seed(self.seed, _EPOCH, epoch))
+            self._perms[epoch] = torch.randperm(self.n, generator=g)
+        return self._perms[epoch]
 
     def indices(self, step: int) -> torch.Tensor:
         """``(B,)`` long tensor of this rank's example indices at ``step``."""
