@@ -1,4 +1,5 @@
-"""Repository-wide pytest set-up: lessons run in quick mode (tiny data and steps, same code path)."""
+"""Repository-wide pytest set-up: lessons run in quick mode (tiny data and steps, same code
+path)."""
 import os
 
 os.environ.setdefault("COLORLAB_QUICK", "1")

@@ -71,14 +71,15 @@ def bench_rgb_to_lab(rows):
         ten = torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous()        # the library layout
         t_us, out = best_of(lambda ten=ten: rgb_to_lab(ten), 5)
         err = float(np.abs(out.permute(0, 2, 3, 1).double().numpy() - ref).max())
-        rows.append((f"rgb_to_lab 16x256x256 {name}", t_us * 1e3, "skimage.rgb2lab", t_ref * 1e3, err,
-                     c_ref / best_of.cpu))
+        rows.append((f"rgb_to_lab 16x256x256 {name}", t_us * 1e3, "skimage.rgb2lab", t_ref * 1e3,
+                     err, c_ref / best_of.cpu))
 
 
 def _real_ab():
     from skimage import data
     from skimage.transform import resize
-    imgs = [resize(getattr(data, n)(), (256, 256), anti_aliasing=True) for n in ("astronaut", "coffee", "chelsea", "rocket")]
+    imgs = [resize(getattr(data, n)(), (256, 256), anti_aliasing=True)
+            for n in ("astronaut", "coffee", "chelsea", "rocket")]
     rgb = torch.from_numpy(np.stack(imgs)).permute(0, 3, 1, 2).float()
     return rgb_to_lab(rgb)[:, 1:].contiguous()                     # (4, 2, 256, 256): 262,144 px
 
@@ -104,14 +105,15 @@ def bench_soft_encode(rows):
     idx = idx.permute(0, 2, 3, 1).reshape(-1, 5).numpy()
     w = w.permute(0, 2, 3, 1).reshape(-1, 5).double().numpy()
     o_us, o_ref = np.argsort(idx, 1), np.argsort(i_ref, 1)      # compare as sets of (bin, weight)
-    w_err = float(np.abs(np.take_along_axis(w, o_us, 1) - np.take_along_axis(w_ref, o_ref, 1)).max())
+    w_err = float(np.abs(np.take_along_axis(w, o_us, 1)
+                         - np.take_along_axis(w_ref, o_ref, 1)).max())
     _, d2 = q.knn(ab.double(), 5)
     d_err = float(np.abs(d2.permute(0, 2, 3, 1).reshape(-1, 5).sqrt().numpy() - d_ref).max())
     same = float((np.sort(idx, 1) == np.sort(i_ref, 1)).all(1).mean())
-    rows.append(("soft_encode 262,144 px, k=5", t_us * 1e3, "sklearn 5-NN + weights", t_ref * 1e3, w_err,
-                 c_ref / c_us))
-    rows.append(("  (same, vs kneighbors alone)", t_us * 1e3, "sklearn kneighbors", t_knn * 1e3, d_err,
-                 c_knn / c_us))
+    rows.append(("soft_encode 262,144 px, k=5", t_us * 1e3, "sklearn 5-NN + weights", t_ref * 1e3,
+                 w_err, c_ref / c_us))
+    rows.append(("  (same, vs kneighbors alone)", t_us * 1e3, "sklearn kneighbors", t_knn * 1e3,
+                 d_err, c_knn / c_us))
     return same
 
 
@@ -152,23 +154,25 @@ def _memory_child(kind: str) -> dict:
             loss = -(target * torch.log_softmax(logits, 1)).sum(1).mean()
     loss.backward()
     peak = _rss("VmHWM:") - before
-    return {"peak": peak, "saved": sum(saved), "logits": logits.numel() * 4, "loss": float(loss.detach())}
+    return {"peak": peak, "saved": sum(saved), "logits": logits.numel() * 4,
+            "loss": float(loss.detach())}
 
 
 def bench_memory(rows):
     res = {}
     for kind in ("sparse", "dense"):
-        out = subprocess.run([sys.executable, __file__, "--memory-child", kind], capture_output=True,
-                             text=True, check=True, env={**os.environ, "OMP_NUM_THREADS": str(THREADS),
-                                                         "MALLOC_MMAP_THRESHOLD_": "131072"})
+        out = subprocess.run([sys.executable, __file__, "--memory-child", kind],
+                             capture_output=True, text=True, check=True,
+                             env={**os.environ, "OMP_NUM_THREADS": str(THREADS),
+                                  "MALLOC_MMAP_THRESHOLD_": "131072"})
         res[kind] = json.loads(out.stdout.strip().splitlines()[-1])
     sp, de = res["sparse"], res["dense"]
     err = abs(sp["loss"] - de["loss"])
     mb = 1 / 2 ** 20
-    rows.append(("CE peak RSS rise fwd+bwd (MiB)", sp["peak"] * mb, "dense target CE", de["peak"] * mb, err,
-                 None))
-    rows.append(("CE saved for backward (MiB)", max(sp["saved"], 1) * mb, "dense target CE", de["saved"] * mb, err,
-                 None))
+    rows.append(("CE peak RSS rise fwd+bwd (MiB)", sp["peak"] * mb, "dense target CE",
+                 de["peak"] * mb, err, None))
+    rows.append(("CE saved for backward (MiB)", max(sp["saved"], 1) * mb, "dense target CE",
+                 de["saved"] * mb, err, None))
     return sp["logits"] * mb
 
 
@@ -178,20 +182,24 @@ def main():
     bench_rgb_to_lab(rows)
     same = bench_soft_encode(rows)
     logits_mib = bench_memory(rows)
-    head = (f"{'measure':34s} {'colorlab':>11s}   {'reference':24s} {'ref':>11s} {'ratio':>8s} {'CPU ratio':>9s}"
-            f"  {'max error':>9s}")
-    print(f"torch {torch.__version__}, {THREADS} threads, {os.cpu_count()} CPUs\n{head}\n{'-' * len(head)}")
+    head = (f"{'measure':34s} {'colorlab':>11s}   {'reference':24s} {'ref':>11s} {'ratio':>8s} "
+            f"{'CPU ratio':>9s}  {'max error':>9s}")
+    print(f"torch {torch.__version__}, {THREADS} threads, {os.cpu_count()} CPUs\n"
+          f"{head}\n{'-' * len(head)}")
     for name, ours, ref_name, ref, err, cpu in rows:
         unit = "MiB" if "MiB" in name else "ms"
         cpu = f"{cpu:8.1f}x" if cpu else f"{'-':>9s}"
-        print(f"{name:34s} {ours:8.2f} {unit:>3s}   {ref_name:24s} {ref:8.2f} {unit:>3s} {ref / ours:7.1f}x {cpu}"
-              f"  {err:9.2e}")
-    print(f"\nload average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (wall-time ratios suffer when it "
-          "exceeds the CPU count; the CPU ratio compares process CPU time, all threads).")
-    print(f"ratio = reference / colorlab (higher is better). soft_encode: same 5 bins as sklearn for "
-          f"{same:.4%} of pixels (the rest are exact distance ties); weights compared as (bin, weight) sets.")
-    print(f"memory: logits are {logits_mib:.1f} MiB; their gradient (same size) is a floor for any loss. "
-          "The sparse loss keeps only a (B,1,H,W) log-partition for backward (plus indices/weights).")
+        print(f"{name:34s} {ours:8.2f} {unit:>3s}   {ref_name:24s} {ref:8.2f} {unit:>3s} "
+              f"{ref / ours:7.1f}x {cpu}  {err:9.2e}")
+    print(f"\nload average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (wall-time ratios "
+          "suffer when it exceeds the CPU count; the CPU ratio compares process CPU time, all "
+          "threads).")
+    print(f"ratio = reference / colorlab (higher is better). soft_encode: same 5 bins as sklearn "
+          f"for {same:.4%} of pixels (the rest are exact distance ties); weights compared as "
+          "(bin, weight) sets.")
+    print(f"memory: logits are {logits_mib:.1f} MiB; their gradient (same size) is a floor for any "
+          "loss. The sparse loss keeps only a (B,1,H,W) log-partition for backward (plus "
+          "indices/weights).")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""The photo models on the CPU: training throughput at 128 px and the time to colour a 1-megapixel photo.
+"""The photo models on the CPU: training throughput at 128 px and the time to colour a \
+1-megapixel photo.
 
 Run from the repository root::
 
@@ -95,7 +96,8 @@ def bench_train(photos: list, steps: int, batch: int = 32) -> dict:
         opt.step()
         seen += len(L)
     result["seeds_pipeline_img_s"] = seen / (time.perf_counter() - t0)
-    result["ratio_frozen_vs_seeds"] = result["colorlab_frozen_img_s"] / result["seeds_pipeline_img_s"]
+    result["ratio_frozen_vs_seeds"] = (result["colorlab_frozen_img_s"]
+                                       / result["seeds_pipeline_img_s"])
     return result
 
 
@@ -112,7 +114,8 @@ def bench_colorize(photo_path: str, repeat: int = 3) -> dict:
         lab = color.rgb2lab(img)
         L_small = transform.resize(lab[..., 0], (128, 128), anti_aliasing=True)
         with torch.inference_mode():
-            ab = model.colorize(torch.from_numpy(L_small).float()[None, None])[0].permute(1, 2, 0).numpy()
+            ab = (model.colorize(torch.from_numpy(L_small).float()[None, None])[0]
+                  .permute(1, 2, 0).numpy())
         ab_full = transform.resize(ab, (1000, 1000), order=1)
         rgb = color.lab2rgb(np.concatenate([lab[..., :1], ab_full], axis=-1))
         return (rgb * 255).round().astype(np.uint8)
@@ -138,7 +141,8 @@ def main(argv=None):
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
     torch.set_num_threads(2)
-    photos = sorted(str(f) for f in Path(args.photos).rglob("*") if f.suffix.lower() in (".jpg", ".jpeg"))
+    photos = sorted(str(f) for f in Path(args.photos).rglob("*")
+                    if f.suffix.lower() in (".jpg", ".jpeg"))
     if not photos:
         raise SystemExit(f"{args.photos}: no JPEG photos found")
     out = {"date": time.strftime("%Y-%m-%d"), "machine": platform.processor() or platform.machine(),

@@ -76,7 +76,8 @@ class NaiveDataset(torch.utils.data.Dataset):
 def bench_data(cifar: Path, limit: int, batch_size: int, workers: int) -> dict:
     from colorlab.data import load_dataset
     spec = f"folder:{cifar}"
-    t_build, ds = timed(lambda: load_dataset(spec, split="train", size=32, limit=limit, cache=False))
+    t_build, ds = timed(lambda: load_dataset(spec, split="train", size=32, limit=limit,
+                                             cache=False))
     t_cached, ds = timed(lambda: load_dataset(spec, split="train", size=32, limit=limit))
     n = len(ds)
     order = torch.randperm(n, generator=torch.Generator().manual_seed(0))
@@ -124,7 +125,8 @@ def bench_cpu(steps: int, batch_size: int, size: int = 32) -> dict:
         params = sum(p.numel() for p in model.parameters())
         out[name] = {"images_per_s": n_img / secs, "params": params, "size": size,
                      "batch_size": batch_size}
-        print(f"  {name:<12} {out[name]['images_per_s']:8.1f} images/s   ({params / 1e6:.2f} M params)")
+        print(f"  {name:<12} {out[name]['images_per_s']:8.1f} images/s   "
+              f"({params / 1e6:.2f} M params)")
     return out
 
 
@@ -185,8 +187,10 @@ def main(argv=None):
     p.add_argument("--sections", default="data,cpu,gpu")
     p.add_argument("--cifar", default=os.environ.get("COLORLAB_CIFAR10_DIR", "/tmp/cifar10"))
     p.add_argument("--limit", type=int, default=5000, help="CIFAR-10 images for the data section")
-    p.add_argument("--workers", type=int, default=0, help="DataLoader workers of the naive pipeline")
-    p.add_argument("--threads", type=int, default=1, help="torch threads (1: steady on a shared CPU)")
+    p.add_argument("--workers", type=int, default=0,
+                   help="DataLoader workers of the naive pipeline")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads (1: steady on a shared CPU)")
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--json", default=None)
     a = p.parse_args(argv)

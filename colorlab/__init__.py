@@ -1,9 +1,11 @@
-"""colorlab: a small, tested PyTorch library behind the colorlab course on automatic image colourisation.
+"""colorlab: a small, tested PyTorch library behind the colorlab course on automatic image
+colourisation.
 
-Modules by concept: :mod:`colorlab.color` (sRGB <-> Lab), :mod:`colorlab.data` (images and datasets),
-:mod:`colorlab.quantize` (the 313-style ab bins), :mod:`colorlab.models`, :mod:`colorlab.train`,
-:mod:`colorlab.metrics`, :mod:`colorlab.viz`, :mod:`colorlab.widgets`, :mod:`colorlab.checks` and
-:mod:`colorlab.assignments`. Submodules load on first use, so ``import colorlab`` stays fast.
+Modules by concept: :mod:`colorlab.color` (sRGB <-> Lab), :mod:`colorlab.data` (images and
+datasets), :mod:`colorlab.quantize` (the 313-style ab bins), :mod:`colorlab.models`,
+:mod:`colorlab.train`, :mod:`colorlab.metrics`, :mod:`colorlab.viz`, :mod:`colorlab.widgets`,
+:mod:`colorlab.checks` and :mod:`colorlab.assignments`. Submodules load on first use, so
+``import colorlab`` stays fast.
 """
 import importlib
 

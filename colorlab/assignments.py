@@ -2,10 +2,10 @@
 
 Markers (the nbgrader convention, which otter-grader reads too):
 
-- ``### BEGIN SOLUTION`` / ``### END SOLUTION`` around the solution inside an exercise cell. In the
-  student version the region becomes ``# YOUR CODE HERE`` and ``raise NotImplementedError()``.
-- ``### BEGIN HIDDEN TESTS`` / ``### END HIDDEN TESTS`` inside a *test cell*, the cell that checks one
-  exercise. The student version drops the region; grading puts the instructor's test cell back.
+- ``### BEGIN SOLUTION`` / ``### END SOLUTION`` around the solution inside an exercise cell. In
+  the student version the region becomes ``# YOUR CODE HERE`` and ``raise NotImplementedError()``.
+- ``### BEGIN HIDDEN TESTS`` / ``### END HIDDEN TESTS`` inside a *test cell*, the cell that checks
+  one exercise. The student version drops the region; grading puts the instructor's test cell back.
 - A test cell starts with ``# TEST: <exercise name>`` and may say ``(N points)``; the default is 1.
 
 Command line::
@@ -14,8 +14,8 @@ Command line::
     python -m colorlab.assignments grade SUBMISSION.ipynb --lesson 03 [--json]
 
 Grading runs the submission, with the instructor's test cells in place, in quick mode
-(``COLORLAB_QUICK=1``), and never crashes on a broken submission: an exercise whose test cell fails,
-or that cannot run at all, scores 0.
+(``COLORLAB_QUICK=1``), and never crashes on a broken submission: an exercise whose test cell
+fails, or that cannot run at all, scores 0.
 
 Examples
 --------
@@ -39,16 +39,22 @@ from pathlib import Path
 
 import nbformat
 
-__all__ = ["strip_solutions", "strip_hidden_tests", "make_student_notebook", "make", "grade", "Score"]
+__all__ = ["strip_solutions", "strip_hidden_tests", "make_student_notebook", "make", "grade",
+           "Score"]
 
-_SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION[^\n]*\n.*?^[ \t]*### END SOLUTION[^\n]*(\n|$)", re.M | re.S)
-_HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS[^\n]*\n.*?^[ \t]*### END HIDDEN TESTS[^\n]*(\n|$)", re.M | re.S)
-_TEST_HEADER = re.compile(r"^# TEST:\s*(?P<name>.+?)\s*(\((?P<points>\d+(\.\d+)?) points?\))?\s*$", re.M)
+_SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION[^\n]*\n.*?"
+                       r"^[ \t]*### END SOLUTION[^\n]*(\n|$)", re.M | re.S)
+_HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS[^\n]*\n.*?"
+                     r"^[ \t]*### END HIDDEN TESTS[^\n]*(\n|$)", re.M | re.S)
+_TEST_HEADER = re.compile(r"^# TEST:\s*(?P<name>.+?)\s*(\((?P<points>\d+(\.\d+)?) points?\))?\s*$",
+                          re.M)
 
 
 def strip_solutions(source: str) -> str:
-    """Replace each solution region by ``# YOUR CODE HERE`` + ``raise NotImplementedError()`` (indent kept)."""
-    return _SOLUTION.sub(lambda m: f"{m.group(1)}# YOUR CODE HERE\n{m.group(1)}raise NotImplementedError()\n", source)
+    """Replace each solution region by ``# YOUR CODE HERE`` + ``raise NotImplementedError()``
+    (indent kept)."""
+    return _SOLUTION.sub(lambda m: f"{m.group(1)}# YOUR CODE HERE\n"
+                                   f"{m.group(1)}raise NotImplementedError()\n", source)
 
 
 def strip_hidden_tests(source: str) -> str:
@@ -57,7 +63,8 @@ def strip_hidden_tests(source: str) -> str:
 
 
 def _is_exercise(cell) -> bool:
-    return cell.cell_type == "code" and ("### BEGIN SOLUTION" in cell.source or "### BEGIN HIDDEN TESTS" in cell.source)
+    return cell.cell_type == "code" and ("### BEGIN SOLUTION" in cell.source
+                                         or "### BEGIN HIDDEN TESTS" in cell.source)
 
 
 def _test_header(cell):
@@ -86,7 +93,8 @@ def make(lessons_dir: str | Path, out_dir: str | Path) -> list[Path]:
     for path in paths:
         target = out_dir / path.name
         if target.resolve() == path.resolve():
-            raise ValueError(f"{target}: refusing to overwrite the instructor's lesson; choose another --out")
+            raise ValueError(f"{target}: refusing to overwrite the instructor's lesson; "
+                             "choose another --out")
         nbformat.write(make_student_notebook(nbformat.read(path, as_version=4)), str(target))
         written.append(target)
     return written
@@ -109,8 +117,10 @@ def _find_lesson(lesson: str, lessons_dir: Path) -> Path:
 
 
 def _graded_notebook(source_nb, submission_nb):
-    """The notebook to run: the learner's cells, with the instructor's test cells (hidden tests included)."""
-    submitted = {c.get("id"): c for c in (submission_nb.cells if submission_nb else []) if c.get("id")}
+    """The notebook to run: the learner's cells, with the instructor's test cells (hidden tests
+    included)."""
+    submitted = {c.get("id"): c for c in (submission_nb.cells if submission_nb else [])
+                 if c.get("id")}
     student = make_student_notebook(source_nb)
     cells = []
     for src_cell, stub_cell in zip(source_nb.cells, student.cells):
@@ -153,7 +163,8 @@ def grade(submission: str | Path, lesson: str, lessons_dir: str | Path = "lesson
     try:
         submission_nb = nbformat.read(str(submission), as_version=4)
     except Exception as exc:  # unreadable file: every exercise scores 0
-        submission_nb, problem = None, f"{submission}: cannot read the notebook ({type(exc).__name__}: {exc})"
+        submission_nb, problem = None, (f"{submission}: cannot read the notebook "
+                                        f"({type(exc).__name__}: {exc})")
     graded = _graded_notebook(source_nb, submission_nb)
     if problem is None:
         env = {**os.environ, "COLORLAB_QUICK": "1"}
@@ -176,15 +187,19 @@ def grade(submission: str | Path, lesson: str, lessons_dir: str | Path = "lesson
 
 def _main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m colorlab.assignments",
-                                     description="Make student versions of the lessons, and grade submissions.")
+                                     description="Make student versions of the lessons, "
+                                                 "and grade submissions.")
     sub = parser.add_subparsers(dest="command", required=True)
-    p_make = sub.add_parser("make", help="write student versions (solutions stubbed, hidden tests removed)")
+    p_make = sub.add_parser("make",
+                            help="write student versions (solutions stubbed, hidden tests removed)")
     p_make.add_argument("lessons", help="folder with the instructor's lessons")
     p_make.add_argument("--out", required=True, help="folder for the student versions")
-    p_grade = sub.add_parser("grade", help="run a submission with the hidden tests and print its score")
+    p_grade = sub.add_parser("grade",
+                             help="run a submission with the hidden tests and print its score")
     p_grade.add_argument("submission", help="the learner's .ipynb")
     p_grade.add_argument("--lesson", required=True, help="lesson number, e.g. 03")
-    p_grade.add_argument("--lessons-dir", default="lessons", help="the instructor's lessons (default lessons/)")
+    p_grade.add_argument("--lessons-dir", default="lessons",
+                         help="the instructor's lessons (default lessons/)")
     p_grade.add_argument("--json", action="store_true", help="print JSON for a gradebook")
     p_grade.add_argument("--timeout", type=int, default=600, help="seconds per cell (default 600)")
     args = parser.parse_args(argv)
@@ -203,7 +218,8 @@ def _main(argv=None) -> int:
                           "max_total": best, "exercises": [asdict(s) for s in scores]}, indent=2))
     else:
         for s in scores:
-            print(f"{s.points:g}/{s.max_points:g}  {s.exercise}" + (f"  ({s.error})" if s.error else ""))
+            print(f"{s.points:g}/{s.max_points:g}  {s.exercise}"
+                  + (f"  ({s.error})" if s.error else ""))
         print(f"total: {total:g}/{best:g}")
     return 0
 

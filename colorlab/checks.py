@@ -64,10 +64,12 @@ def check_range(name: str, got, low: float, high: float, tol: float = 1e-3) -> b
     """Check that every value of ``got`` lies in ``[low - tol, high + tol]`` and is finite."""
     a = _np(got).astype(np.float64)
     if not np.isfinite(a).all():
-        return _report(False, name, "contains NaN or inf", "look for a division by zero or a log of 0")
+        return _report(False, name, "contains NaN or inf",
+                       "look for a division by zero or a log of 0")
     lo, hi = float(a.min()), float(a.max())
     ok = lo >= low - tol and hi <= high + tol
-    return _report(ok, name, f"values in [{lo:.4g}, {hi:.4g}]" + ("" if ok else f", expected within [{low}, {high}]"))
+    return _report(ok, name, f"values in [{lo:.4g}, {hi:.4g}]"
+                   + ("" if ok else f", expected within [{low}, {high}]"))
 
 
 def check_close(name: str, got, expected, rtol: float = 1e-4, hint: str | None = None) -> bool:
@@ -96,7 +98,8 @@ def check_close(name: str, got, expected, rtol: float = 1e-4, hint: str | None =
 
 
 def check_true(name: str, condition: bool, message: str, hint: str | None = None) -> bool:
-    """Report a boolean condition with a message, e.g. ``check_true("weights", w.min() > 0, "all positive")``."""
+    """Report a boolean condition with a message, e.g.
+    ``check_true("weights", w.min() > 0, "all positive")``."""
     return _report(bool(condition), name, message, hint)
 
 

@@ -86,13 +86,15 @@ def _as_channel_first(x, name: str):
         return t, restore
     if isinstance(x, torch.Tensor):
         if x.ndim < 3 or x.shape[-3] != 3:
-            raise ValueError(f"{name}: tensor input must have shape (..., 3, H, W), got {tuple(x.shape)}")
+            raise ValueError(f"{name}: tensor input must have shape (..., 3, H, W), "
+                             f"got {tuple(x.shape)}")
         return x, (lambda out: out)
     raise TypeError(f"{name}: expected a torch.Tensor or numpy.ndarray, got {type(x).__name__}")
 
 
 def _to_float(t: torch.Tensor, name: str, limit: float) -> tuple[torch.Tensor, torch.dtype]:
-    """Float32/64 working tensor within +-``limit``, and the dtype to return; refuses NaN and inf."""
+    """Float32/64 working tensor within +-``limit``, and the dtype to return; refuses NaN and
+    inf."""
     if not t.is_floating_point():
         raise TypeError(f"{name}: expected float or uint8 input, got {t.dtype}")
     out_dtype = t.dtype
@@ -100,7 +102,8 @@ def _to_float(t: torch.Tensor, name: str, limit: float) -> tuple[torch.Tensor, t
         t = t.float()
     if t.numel() == 0:
         return t, out_dtype
-    lo, hi = (float(v) for v in torch.aminmax(t.detach()))  # one pass, no copy; NaN propagates into both
+    # one pass, no copy; NaN propagates into both
+    lo, hi = (float(v) for v in torch.aminmax(t.detach()))
     if not (math.isfinite(lo) and math.isfinite(hi)):
         raise ValueError(f"{name}: input contains NaN or inf values")
     if lo < -limit or hi > limit:
@@ -114,7 +117,8 @@ def _to_float(t: torch.Tensor, name: str, limit: float) -> tuple[torch.Tensor, t
 # Masks (torch.where) cost ~10x an elementwise op on CPU, and the clamps keep gradients finite.
 _LIN_KNEE, _LIN_GAMMA_KNEE = 0.04045, 0.0031308
 _F_KNEE, _F_INV_KNEE = 0.008856, 0.2068966
-# Lab from f(X/Xn), f(Y/Yn), f(Z/Zn) is linear: L = 116 fy - 16, a = 500 (fx - fy), b = 200 (fy - fz).
+# Lab from f(X/Xn), f(Y/Yn), f(Z/Zn) is linear: L = 116 fy - 16, a = 500 (fx - fy),
+# b = 200 (fy - fz).
 _LAB_FROM_F = [[0.0, 116.0, 0.0], [500.0, -500.0, 0.0], [0.0, 200.0, -200.0]]
 _F_FROM_LAB = np.linalg.inv(np.array(_LAB_FROM_F)).tolist()
 _SRGB_U8_LUT: dict = {}
@@ -130,7 +134,8 @@ def _mix(m, t: torch.Tensor) -> torch.Tensor:
 # trailing-underscore methods work in place on temporaries the expression has just made (autograd
 # allows it for these ops); on a CPU each avoided buffer saves about a millisecond per 3M values.
 def _srgb_to_linear(c):
-    """sRGB decoding (IEC 61966-2-1): ``((c + 0.055) / 1.055) ** 2.4``, below the knee ``c / 12.92``."""
+    """sRGB decoding (IEC 61966-2-1): ``((c + 0.055) / 1.055) ** 2.4``, below the knee
+    ``c / 12.92``."""
     hi = c.clamp(min=_LIN_KNEE)
     below = (c - hi).div_(12.92)
     return hi.add_(0.055).div_(1.055).pow(2.4).add_(below)
@@ -140,7 +145,8 @@ def _srgb_u8_to_linear(u8: torch.Tensor) -> torch.Tensor:
     """Exact linearisation of uint8 sRGB through a 256-entry lookup table."""
     key = str(u8.device)
     if key not in _SRGB_U8_LUT:
-        _SRGB_U8_LUT[key] = _srgb_to_linear(torch.arange(256, dtype=torch.float64) / 255.0).float().to(u8.device)
+        _SRGB_U8_LUT[key] = _srgb_to_linear(
+            torch.arange(256, dtype=torch.float64) / 255.0).float().to(u8.device)
     return _SRGB_U8_LUT[key].index_select(0, u8.reshape(-1).int()).view(u8.shape)
 
 
@@ -152,7 +158,8 @@ def _linear_to_srgb(c):
 
 
 def _f_lab(t):
-    """CIE Lab's f: ``t ** (1 / 3)``, below the knee ``7.787 * t + 16 / 116`` (they meet at the knee)."""
+    """CIE Lab's f: ``t ** (1 / 3)``, below the knee ``7.787 * t + 16 / 116`` (they meet at the
+    knee)."""
     hi = t.clamp(min=_F_KNEE)
     return hi.pow(1 / 3).add_((t - hi).mul_(7.787))
 
@@ -196,7 +203,8 @@ def rgb_to_lab(rgb):
     if t.dtype == torch.uint8:
         linear, out_dtype = _srgb_u8_to_linear(t), torch.float32
     else:
-        t, out_dtype = _to_float(t, "rgb_to_lab", _RGB_LIMIT)  # c ** 2.4 overflows float32 from ~1e16
+        # c ** 2.4 overflows float32 from ~1e16
+        t, out_dtype = _to_float(t, "rgb_to_lab", _RGB_LIMIT)
         linear = _srgb_to_linear(t)
     lab = _mix(_LAB_FROM_F, _f_lab(_mix(_XYZN_FROM_RGB, linear)))
     lab[..., 0, :, :] -= 16.0
@@ -275,7 +283,8 @@ def fit_ab_to_gamut(L: torch.Tensor, ab: torch.Tensor, steps: int = 10) -> torch
     --------
     >>> import torch
     >>> L = torch.tensor([95.0, 50.0]).view(1, 1, 1, 2)
-    >>> ab = torch.tensor([[0.0, 20.0], [-100.0, -20.0]]).view(1, 2, 1, 2)   # blue at L=95, mild at 50
+    >>> ab = torch.tensor([[0.0, 20.0],
+    ...                    [-100.0, -20.0]]).view(1, 2, 1, 2)   # blue at L=95, mild at 50
     >>> fit_ab_to_gamut(L, ab)[0, :, 0].round()
     tensor([[  0.,  20.],
             [ -8., -20.]])
@@ -320,5 +329,6 @@ def split_lab(lab: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def merge_lab(L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
     """Join L ``(..., 1, H, W)`` and ab ``(..., 2, H, W)`` into Lab ``(..., 3, H, W)``."""
     if L.shape[-2:] != ab.shape[-2:]:
-        raise ValueError(f"merge_lab: L is {tuple(L.shape)} but ab is {tuple(ab.shape)}; sizes must match")
+        raise ValueError(f"merge_lab: L is {tuple(L.shape)} but ab is {tuple(ab.shape)}; "
+                         "sizes must match")
     return torch.cat((L, ab.to(L.dtype)), dim=-3)

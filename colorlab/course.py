@@ -21,12 +21,13 @@ from pathlib import Path
 REPO = "colorlab-course/colorlab"  # GitHub ORG/NAME: the one line a fork changes
 BRANCH = "main"
 
-__all__ = ["REPO", "BRANCH", "quick_mode", "in_colab", "badge_url", "badge_markdown", "setup_cell_source", "sync",
-           "local_cifar10", "course_dataset"]
+__all__ = ["REPO", "BRANCH", "quick_mode", "in_colab", "badge_url", "badge_markdown",
+           "setup_cell_source", "sync", "local_cifar10", "course_dataset"]
 
 
 def quick_mode() -> bool:
-    """True when ``COLORLAB_QUICK=1``: lessons shrink data and steps but run the same code (set by the tests)."""
+    """True when ``COLORLAB_QUICK=1``: lessons shrink data and steps but run the same code (set by
+    the tests)."""
     return os.environ.get("COLORLAB_QUICK", "0").strip().lower() in {"1", "true", "yes", "on"}
 
 
@@ -54,8 +55,10 @@ def setup_cell_source(repo: str = REPO, branch: str = BRANCH) -> str:
     widget manager; locally it does nothing. Running it twice is harmless.
     """
     return (
-        "# Set-up. In Colab: install colorlab once (Colab's torch and numpy are kept as they are) and\n"
-        "# enable interactive widgets. Locally: nothing to do (pip install -r requirements.txt did it).\n"
+        "# Set-up. In Colab: install colorlab once (Colab's torch and numpy are kept as they are)"
+        " and\n"
+        "# enable interactive widgets. Locally: nothing to do (pip install -r requirements.txt did"
+        " it).\n"
         "import sys\n"
         "if \"google.colab\" in sys.modules:\n"
         "    try:\n"
@@ -68,15 +71,16 @@ def setup_cell_source(repo: str = REPO, branch: str = BRANCH) -> str:
 
 
 def _repo_root(start: Path) -> Path | None:
-    return next((p for p in [start, *start.parents] if (p / "colorlab" / "__init__.py").is_file()), None)
+    return next((p for p in [start, *start.parents] if (p / "colorlab" / "__init__.py").is_file()),
+                None)
 
 
 def local_cifar10(start: str | Path | None = None) -> Path | None:
     """A folder of the CIFAR-10 JPEGs (``train/<class>/*.jpg``, ``test/<class>/*.jpg``), or None.
 
     Looked for, in order: ``$COLORLAB_CIFAR10_DIR``; the course archive
-    ``../shared/data/cifar10/cifar10-jpg.tar.gz`` beside the repository (instructors' and CI machines),
-    extracted once into the colorlab cache. A learner's fresh clone has neither: use
+    ``../shared/data/cifar10/cifar10-jpg.tar.gz`` beside the repository (instructors' and CI
+    machines), extracted once into the colorlab cache. A learner's fresh clone has neither: use
     ``load_dataset("cifar10", download=True)`` (torchvision) instead.
     """
     import tarfile
@@ -85,7 +89,8 @@ def local_cifar10(start: str | Path | None = None) -> Path | None:
 
     if os.environ.get("COLORLAB_CIFAR10_DIR"):
         return Path(os.environ["COLORLAB_CIFAR10_DIR"])
-    roots = [r for r in {_repo_root(Path(start or Path.cwd()).resolve()), _repo_root(Path(__file__).resolve())} if r]
+    roots = [r for r in {_repo_root(Path(start or Path.cwd()).resolve()),
+                         _repo_root(Path(__file__).resolve())} if r]
     archives = [r.parent / "shared" / "data" / "cifar10" / "cifar10-jpg.tar.gz" for r in roots]
     archive = next((a for a in archives if a.is_file()), None)
     if archive is None:
@@ -100,8 +105,8 @@ def local_cifar10(start: str | Path | None = None) -> Path | None:
     return target
 
 
-def course_dataset(split: str = "test", size: int = 32, limit: int | None = None, download: bool = False,
-                   verbose: bool = True):
+def course_dataset(split: str = "test", size: int = 32, limit: int | None = None,
+                   download: bool = False, verbose: bool = True):
     """The data the lessons measure on: CIFAR-10 when it can be had, else the offline sample photos.
 
     Tries the local JPEG copy (:func:`local_cifar10`), then torchvision's CIFAR-10 (downloaded only
@@ -116,23 +121,27 @@ def course_dataset(split: str = "test", size: int = 32, limit: int | None = None
 
     folder = local_cifar10()
     if folder is not None:
-        ds, source = load_dataset(f"folder:{folder}", split=split, size=size, limit=limit), f"CIFAR-10 {split} split"
+        ds, source = (load_dataset(f"folder:{folder}", split=split, size=size, limit=limit),
+                      f"CIFAR-10 {split} split")
     else:
         try:
             ds = load_dataset("cifar10", split=split, size=size, limit=limit, download=download)
             source = f"CIFAR-10 {split} split (torchvision)"
         except (DatasetNotFoundError, OfflineError):
-            ds, source = load_dataset("samples", size=size), "the sample photos (CIFAR-10 not available offline)"
+            ds, source = (load_dataset("samples", size=size),
+                          "the sample photos (CIFAR-10 not available offline)")
     if verbose:
         print(f"data: {source}, {len(ds)} images at {size}x{size}")
     return ds, source
 
 
-_BADGE_RE = re.compile(r"https://colab\.research\.google\.com/github/[^)\s]+?/blob/[^/)\s]+/(lessons/[^)\s]+\.ipynb)")
+_BADGE_RE = re.compile(r"https://colab\.research\.google\.com/github/[^)\s]+?/blob/[^/)\s]+/"
+                       r"(lessons/[^)\s]+\.ipynb)")
 
 
 def sync(root: str | Path = ".", repo: str = REPO, branch: str = BRANCH) -> list[str]:
-    """Rewrite Colab badges (lessons and README) and lesson set-up cells for ``repo``; return changed files."""
+    """Rewrite Colab badges (lessons and README) and lesson set-up cells for ``repo``; return
+    changed files."""
     root = Path(root)
     changed = []
     for nb_path in sorted((root / "lessons").glob("[0-9][0-9]_*.ipynb")):
@@ -147,7 +156,8 @@ def sync(root: str | Path = ".", repo: str = REPO, branch: str = BRANCH) -> list
                 src = setup_cell_source(repo, branch)
             cell["source"] = src.splitlines(keepends=True)
         if json.dumps(nb) != before:
-            nb_path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+            nb_path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n",
+                               encoding="utf-8")
             changed.append(rel)
     readme = root / "README.md"
     if readme.exists():
@@ -162,8 +172,9 @@ def sync(root: str | Path = ".", repo: str = REPO, branch: str = BRANCH) -> list
 if __name__ == "__main__":  # python -m colorlab.course sync [--repo ORG/NAME] [--branch B]
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m colorlab.course",
-                                     description="Rewrite lesson badges and set-up cells for a repository.")
+    parser = argparse.ArgumentParser(
+        prog="python -m colorlab.course",
+        description="Rewrite lesson badges and set-up cells for a repository.")
     parser.add_argument("command", choices=["sync"])
     parser.add_argument("--repo", default=REPO, help=f"GitHub ORG/NAME (default {REPO})")
     parser.add_argument("--branch", default=BRANCH)

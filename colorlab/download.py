@@ -22,7 +22,8 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
-__all__ = ["DownloadError", "ChecksumError", "OfflineError", "download", "sha256sum", "check_online"]
+__all__ = ["DownloadError", "ChecksumError", "OfflineError", "download", "sha256sum",
+           "check_online"]
 
 _CHUNK = 1 << 20
 
@@ -119,7 +120,8 @@ def _open(url: str, start: int, timeout: float):
 
 
 def _fetch_once(url: str, part: Path, timeout: float, chunk_size: int, progress) -> bool:
-    """One request: resume ``part`` if the server honours Range, else restart. True if the body ended."""
+    """One request: resume ``part`` if the server honours Range, else restart. True if the body
+    ended."""
     start = part.stat().st_size if part.exists() else 0
     try:
         resp = _open(url, start, timeout)
@@ -193,8 +195,10 @@ def download(url: str, dest, sha256: str | None, *, timeout: float = 30.0, retri
     """
     dest = Path(dest)
     want = sha256.lower() if sha256 else None
-    if want is not None and not (8 <= len(want) <= 64 and all(ch in "0123456789abcdef" for ch in want)):
-        raise ValueError(f"download: sha256 must be 8 to 64 hex digits (a SHA-256 or its prefix), got {sha256!r}")
+    if want is not None and not (8 <= len(want) <= 64
+                                 and all(ch in "0123456789abcdef" for ch in want)):
+        raise ValueError("download: sha256 must be 8 to 64 hex digits (a SHA-256 or its prefix), "
+                         f"got {sha256!r}")
     if dest.is_file():
         if want is None or sha256sum(dest).startswith(want):
             return dest
@@ -202,7 +206,8 @@ def download(url: str, dest, sha256: str | None, *, timeout: float = 30.0, retri
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     restarted, drops = False, 0
-    for _ in range(retries + 2):  # bounded: each pass returns, raises, counts a drop or restarts once
+    # bounded: each pass returns, raises, counts a drop or restarts once
+    for _ in range(retries + 2):
         resumed_from = part.stat().st_size if part.exists() else 0
         try:
             complete = _fetch_once(url, part, timeout, chunk_size, progress)
@@ -223,7 +228,7 @@ def download(url: str, dest, sha256: str | None, *, timeout: float = 30.0, retri
         if resumed_from and not restarted:  # the old .part may have been bad: one clean restart
             restarted = True
             continue
-        raise ChecksumError(f"{url}: SHA-256 mismatch (expected {want}, got {got}); the download was "
-                            f"deleted and not cached at {dest}")
+        raise ChecksumError(f"{url}: SHA-256 mismatch (expected {want}, got {got}); "
+                            f"the download was deleted and not cached at {dest}")
     raise DownloadError(f"{url}: the connection kept dropping ({drops} times); the partial file "
                         f"{part} is kept, so calling download() again resumes it")

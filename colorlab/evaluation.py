@@ -1,4 +1,5 @@
-"""Score a model on a set of images: :func:`evaluate` returns every metric of :mod:`colorlab.metrics`.
+"""Score a model on a set of images: :func:`evaluate` returns every metric of
+:mod:`colorlab.metrics`.
 
 This module sits above :mod:`colorlab.models` (it runs models as :func:`colorize_image` does), so
 that :mod:`colorlab.metrics` stays a leaf of plain functions. Two ways to score:
@@ -17,7 +18,8 @@ Examples
 >>> import numpy as np, torch
 >>> from colorlab.evaluation import evaluate
 >>> grey = lambda L: torch.zeros(L.shape[0], 2, *L.shape[2:])
->>> photos = [np.random.default_rng(i).integers(0, 256, (40 + 20 * i, 50, 3), dtype=np.uint8) for i in range(2)]
+>>> photos = [np.random.default_rng(i).integers(0, 256, (40 + 20 * i, 50, 3), dtype=np.uint8)
+...           for i in range(2)]
 >>> r = evaluate(grey, photos, size=24, whole=True)
 >>> r["n_images"], r["spikes"], r["chroma_ratio"]
 (2, 0.0, 0.0)
@@ -30,9 +32,10 @@ import os
 import torch
 import torch.nn.functional as F
 
-from colorlab import metrics as M
 from colorlab._shared import positive_int
 from colorlab.color import lab_to_rgb, merge_lab, rgb_to_lab
+from colorlab.metrics import casts, scores
+from colorlab.metrics.scores import SPECKLE_SIGMA as SIGMA
 from colorlab.models.base import _as_rgb_tensor, _resize_whole, predict_at_size
 from colorlab.quantize import ABQuantizer
 
@@ -53,7 +56,8 @@ def working_size(model, predict_size=None):
     Examples
     --------
     >>> import colorlab.models as cm
-    >>> working_size(cm.build("mse", image_size=32)), working_size(cm.build("mse", image_size=32), 64)
+    >>> (working_size(cm.build("mse", image_size=32)),
+    ...  working_size(cm.build("mse", image_size=32), 64))
     (32, 64)
     """
     if predict_size is not None:
@@ -96,10 +100,14 @@ class _Scores:
 
     def __init__(self, quantizer, prior, margin):
         self.quantizer, self.margin = quantizer, margin
-        self.weights = None if prior is None else quantizer.rebalance_weights(torch.as_tensor(prior), lam=0.0)
-        self.per_image = {k: [] for k in ("psnr", "ssim", "cf", "cf_gt", "cast", "spikes", "mean_p", "mean_t")}
-        self.bin_hits = torch.zeros(quantizer.Q, dtype=torch.float64)   # AuC hits per true bin ...
-        self.bin_count = torch.zeros(quantizer.Q, dtype=torch.float64)  # ... and pixels per true bin
+        self.weights = (None if prior is None
+                        else quantizer.rebalance_weights(torch.as_tensor(prior), lam=0.0))
+        self.per_image = {k: [] for k in ("psnr", "ssim", "cf", "cf_gt", "cfs", "cfs_gt", "cast",
+                                          "spikes", "mean_p", "mean_t")}
+        # AuC hits per true bin ...
+        self.bin_hits = torch.zeros(quantizer.Q, dtype=torch.float64)
+        # ... and pixels per true bin
+        self.bin_count = torch.zeros(quantizer.Q, dtype=torch.float64)
         self.chroma = [0.0, 0.0]
 
     def add(self, L, pred_ab, true_ab):
@@ -107,16 +115,20 @@ class _Scores:
         pred_ab, true_ab = pred_ab.double(), true_ab.double()
         pred_rgb = lab_to_rgb(merge_lab(L.double(), pred_ab))
         true_rgb = lab_to_rgb(merge_lab(L.double(), true_ab))
-        self.per_image["psnr"].append(M._psnr_per_image(pred_rgb, true_rgb))
-        self.per_image["ssim"].append(M._ssim_per_image(pred_rgb, true_rgb))
-        self.per_image["cf"].append(M._colorfulness_per_image(pred_rgb))
-        self.per_image["cf_gt"].append(M._colorfulness_per_image(true_rgb))
-        self.per_image["cast"].append(M._cast_per_image(pred_ab, true_ab))
-        self.per_image["spikes"].append(M._spikes_per_image(pred_ab, true_ab, self.margin).double())
-        self.per_image["mean_p"].append(M._mean_ab_per_image(pred_ab))
-        self.per_image["mean_t"].append(M._mean_ab_per_image(true_ab))
+        self.per_image["psnr"].append(scores._psnr_per_image(pred_rgb, true_rgb))
+        self.per_image["ssim"].append(scores._ssim_per_image(pred_rgb, true_rgb))
+        self.per_image["cf"].append(scores._colorfulness_per_image(pred_rgb))
+        self.per_image["cf_gt"].append(scores._colorfulness_per_image(true_rgb))
+        L = L.double()
+        self.per_image["cfs"].append(scores._smooth_colorfulness_per_image(L, pred_ab, SIGMA))
+        self.per_image["cfs_gt"].append(scores._smooth_colorfulness_per_image(L, true_ab, SIGMA))
+        self.per_image["cast"].append(casts._cast_per_image(pred_ab, true_ab))
+        spikes = casts._spikes_per_image(pred_ab, true_ab, self.margin)
+        self.per_image["spikes"].append(spikes.double())
+        self.per_image["mean_p"].append(casts._mean_ab_per_image(pred_ab))
+        self.per_image["mean_t"].append(casts._mean_ab_per_image(true_ab))
         bins = self.quantizer.hard_encode(true_ab.float()).reshape(-1)
-        hits = M._auc_hits(pred_ab, true_ab, MAX_THRESHOLD).reshape(-1)
+        hits = scores._auc_hits(pred_ab, true_ab, MAX_THRESHOLD).reshape(-1)
         self.bin_hits += torch.bincount(bins, weights=hits, minlength=self.quantizer.Q)
         self.bin_count += torch.bincount(bins, minlength=self.quantizer.Q).double()
         self.chroma[0] += float(pred_ab.pow(2).sum(1).sqrt().sum())
@@ -127,7 +139,8 @@ class _Scores:
         # the images' true colours (the bin counts are that prior), so per-bin sums are enough
         w = self.weights
         if w is None:
-            w = self.quantizer.rebalance_weights((self.bin_count / self.bin_count.sum()).float(), lam=0.0)
+            w = self.quantizer.rebalance_weights((self.bin_count / self.bin_count.sum()).float(),
+                                                 lam=0.0)
         w = w.double()
         mean = {k: torch.cat(v) for k, v in self.per_image.items()}
         avg = {k: float(v.mean()) for k, v in mean.items() if v.ndim == 1}
@@ -137,23 +150,26 @@ class _Scores:
             "auc_rebalanced": float((w * self.bin_hits).sum() / (w * self.bin_count).sum()),
             "colorfulness": avg["cf"], "colorfulness_gt": avg["cf_gt"],
             "colorfulness_ratio": avg["cf"] / avg["cf_gt"] if avg["cf_gt"] > 0 else math.nan,
+            "smooth_colorfulness_ratio": (avg["cfs"] / avg["cfs_gt"] if avg["cfs_gt"] > 0
+                                          else math.nan),
             "chroma_ratio": self.chroma[0] / self.chroma[1] if self.chroma[1] > 0 else math.nan,
-            "cast": avg["cast"], "tint": M._tint_from_means(mean["mean_p"], mean["mean_t"]),
+            "cast": avg["cast"], "tint": casts._tint_from_means(mean["mean_p"], mean["mean_t"]),
             "spikes": avg["spikes"], "n_images": int(len(mean["psnr"])),
         }
 
 
 def _photos(images):
-    """Iterate the photos of ``images`` (dict values, or a list/iterable of arrays or file paths)."""
+    """Iterate the photos of ``images`` (dict values, or a list/iterable of arrays or file
+    paths)."""
     from colorlab.io import read_image
     if hasattr(images, "lab") or torch.is_tensor(images):
-        raise TypeError("evaluate(whole=True): give the photos themselves (a list or dict of HxWx3 arrays, or "
-                        "file paths), not a prepared dataset of square images")
+        raise TypeError("evaluate(whole=True): give the photos themselves (a list or dict of "
+                        "HxWx3 arrays, or file paths), not a prepared dataset of square images")
     if isinstance(images, dict):
         images = images.values()
     if isinstance(images, (str, os.PathLike)) or not hasattr(images, "__iter__"):
-        raise TypeError("evaluate(whole=True): images must be a list or dict of HxWx3 arrays or image "
-                        f"file paths, got {type(images).__name__}")
+        raise TypeError("evaluate(whole=True): images must be a list or dict of HxWx3 arrays or "
+                        f"image file paths, got {type(images).__name__}")
     for item in images:
         yield read_image(item) if isinstance(item, (str, os.PathLike)) else item
 
@@ -165,15 +181,17 @@ def _score_whole(scores, run, images, size, psize):
         lab = rgb_to_lab(_resize_whole(rgb, size, "evaluate: "))  # the scored photo
         if psize is None:
             pred_ab = run(lab[:, :1])
-        else:                                                # the model's input made from the photo itself
+        else:                                      # the model's input made from the photo itself
             pred_ab = run(rgb_to_lab(_resize_whole(rgb, psize, "evaluate: "))[:, :1])
             if pred_ab.shape[-2:] != lab.shape[-2:]:
-                pred_ab = F.interpolate(pred_ab, size=lab.shape[-2:], mode="bilinear", align_corners=False)
+                pred_ab = F.interpolate(pred_ab, size=lab.shape[-2:], mode="bilinear",
+                                        align_corners=False)
         scores.add(lab[:, :1], pred_ab, lab[:, 1:])
 
 
 def evaluate(model, images, size: int = 64, batch_size: int = 32, quantizer=None, prior=None,
-             predict_size: int | None = None, whole: bool = False, spike_margin: float = 40.0) -> dict:
+             predict_size: int | None = None, whole: bool = False,
+             spike_margin: float = 40.0) -> dict:
     """Colourise ``images`` with ``model`` from their L and score the result against the truth.
 
     Parameters
@@ -209,7 +227,9 @@ def evaluate(model, images, size: int = 64, batch_size: int = 32, quantizer=None
     dict
         ``psnr`` (dB), ``ssim``, ``colorfulness`` (of the predictions), ``colorfulness_gt``,
         ``cast`` (Lab units): means over images; ``auc``, ``auc_rebalanced`` (in [0, 1]),
-        ``chroma_ratio``: pooled over all pixels; ``colorfulness_ratio``; ``tint`` (Lab units);
+        ``chroma_ratio``: pooled over all pixels; ``colorfulness_ratio``;
+        ``smooth_colorfulness_ratio`` (the same with both ab blurred by
+        :data:`colorlab.metrics.SPECKLE_SIGMA` px: speckle cannot raise it); ``tint`` (Lab units);
         ``spikes`` (fraction of images with chroma spikes); ``n_images``.
 
     Raises

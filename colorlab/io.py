@@ -9,7 +9,8 @@ What :func:`read_image` normalises
 - greyscale (``1``, ``L``) and greyscale-stored-as-RGB: replicated / kept as RGB;
 - transparency (``RGBA``, ``LA``, ``PA``, palette with a transparent index): composited on white;
 - palette (``P``): expanded;
-- 16-bit (``I;16``, ``I``) and 32-bit float (``F``) images: scaled to 8 bit (see :func:`read_image`);
+- 16-bit (``I;16``, ``I``) and 32-bit float (``F``) images: scaled to 8 bit (see
+  :func:`read_image`);
 - CMYK (and YCbCr, ...): converted to RGB by Pillow;
 - EXIF orientation: applied, so the array looks the way a photo viewer shows it;
 - multi-frame files (GIF, TIFF): the first frame.
@@ -28,13 +29,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-__all__ = ["ImageReadError", "IMAGE_EXTENSIONS", "IMAGE_FORMATS", "read_image", "list_images", "save_image",
-           "atomic_write"]
+__all__ = ["ImageReadError", "IMAGE_EXTENSIONS", "IMAGE_FORMATS", "read_image", "list_images",
+           "save_image", "atomic_write"]
 
 #: File extensions (lower case) that :func:`list_images` treats as images.
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
-#: Pillow formats :func:`read_image` decodes, whatever the file is named. Others (EPS, which would run
-#: Ghostscript; PSD, FITS, ...) are refused as "not an image": learners open files from anywhere.
+#: Pillow formats :func:`read_image` decodes, whatever the file is named. Others (EPS, which would
+#: run Ghostscript; PSD, FITS, ...) are refused as "not an image": learners open files from
+#: anywhere.
 IMAGE_FORMATS = ("JPEG", "PNG", "BMP", "DIB", "GIF", "TIFF", "WEBP", "PPM", "TGA", "ICO")
 
 
@@ -66,9 +68,10 @@ class ImageReadError(ValueError):
 
 # --------------------------------------------------------------------------- reading
 def _bomb_reason(err: Exception) -> str:
-    return (f"image too large: over Pillow's decompression-bomb limit of {Image.MAX_IMAGE_PIXELS:,} pixels "
-            f"(PIL.Image.MAX_IMAGE_PIXELS), refused without decoding it ({err}). If you trust this file, "
-            "raise PIL.Image.MAX_IMAGE_PIXELS or downscale it first")
+    return ("image too large: over Pillow's decompression-bomb limit of "
+            f"{Image.MAX_IMAGE_PIXELS:,} pixels (PIL.Image.MAX_IMAGE_PIXELS), refused without "
+            f"decoding it ({err}). "
+            "If you trust this file, raise PIL.Image.MAX_IMAGE_PIXELS or downscale it first")
 
 
 def _to_rgb_array(im: Image.Image) -> np.ndarray:
@@ -76,7 +79,8 @@ def _to_rgb_array(im: Image.Image) -> np.ndarray:
     mode = im.mode
     if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
         a = np.asarray(im.convert("I") if mode != "I" else im, dtype=np.float64)
-        # 16-bit data (the usual case, also what 16-bit PNGs open as); wider ints are scaled by their max
+        # 16-bit data (the usual case, also what 16-bit PNGs open as); wider ints are scaled by
+        # their max
         top = 65535.0 if a.max(initial=0) <= 65535 else float(a.max())
         a = np.clip(np.rint(a * (255.0 / top)), 0, 255).astype(np.uint8)
         return np.repeat(a[:, :, None], 3, axis=2)
@@ -104,7 +108,8 @@ def _to_rgb_array(im: Image.Image) -> np.ndarray:
 
 
 def read_image(path) -> np.ndarray:
-    """Read any image file Pillow understands as uint8 RGB, or fail with a clear :class:`ImageReadError`.
+    """Read any image file Pillow understands as uint8 RGB, or fail with a clear
+    :class:`ImageReadError`.
 
     Parameters
     ----------
@@ -114,15 +119,16 @@ def read_image(path) -> np.ndarray:
     Returns
     -------
     image : numpy.ndarray of shape (H, W, 3), dtype uint8
-        RGB, EXIF orientation applied, transparency composited on white. 16-bit integer images are
-        scaled by 255/65535; float (``F``) images are taken as [0, 1] when their maximum is at most 1,
-        else as [0, 255]. Multi-frame files give their first frame.
+        RGB, EXIF orientation applied, transparency composited on white. 16-bit integer images
+        are scaled by 255/65535; float (``F``) images are taken as [0, 1] when their maximum is at
+        most 1, else as [0, 255]. Multi-frame files give their first frame.
 
     Raises
     ------
     ImageReadError
-        The path does not exist, is a folder, is empty, is not an image, holds corrupt or truncated
-        data, or is over Pillow's decompression-bomb limit. The message names the file and the problem.
+        The path does not exist, is a folder, is empty, is not an image, holds corrupt or
+        truncated data, or is over Pillow's decompression-bomb limit. The message names the file
+        and the problem.
 
     Examples
     --------
@@ -213,8 +219,10 @@ def list_images(path, recursive: bool = True) -> list[Path]:
 
 
 def _scan_images(root: str, recursive: bool = True) -> list[str]:
-    """:func:`list_images` on plain strings (fast on 50,000 files): sorted paths under folder ``root``."""
-    found = []  # (relative parts, path): sorting on parts keeps "a/b" after "a.png", folder by folder
+    """:func:`list_images` on plain strings (fast on 50,000 files): sorted paths under folder
+    ``root``."""
+    # (relative parts, path): sorting on parts keeps "a/b" after "a.png", folder by folder
+    found = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")] if recursive else []
         rel = tuple(os.path.relpath(dirpath, root).split(os.sep)) if dirpath != root else ()
@@ -237,7 +245,8 @@ _FILE_MODE = _default_file_mode()
 
 @contextlib.contextmanager
 def atomic_write(path):
-    """Write a file atomically: yield a binary file in the same folder, then fsync and ``os.replace``.
+    """Write a file atomically: yield a binary file in the same folder, then fsync and
+    ``os.replace``.
 
     If the block raises (or the process dies), ``path`` keeps its old content (or stays absent)
     and the temporary file is removed. Parent folders are created.

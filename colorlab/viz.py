@@ -1,4 +1,5 @@
-"""Figures: colourisation grids, contact sheets of whole photos, ab histograms, bins, training curves.
+"""Figures: colourisation grids, contact sheets of whole photos, ab histograms, bins,
+training curves.
 
 Every function builds and returns a :class:`matplotlib.figure.Figure` (100 dpi) without touching
 pyplot's global state, so it works under any backend (Agg in tests, inline in Jupyter, where the
@@ -22,7 +23,8 @@ from matplotlib.figure import Figure
 
 from colorlab.color import lab_to_rgb, merge_lab, rgb_to_lab
 
-__all__ = ["colorization_grid", "contact_sheet", "gamut_image", "ab_histogram", "plot_bins", "training_curves"]
+__all__ = ["colorization_grid", "contact_sheet", "gamut_image", "ab_histogram", "plot_bins",
+           "training_curves"]
 
 DPI = 100
 AB_RANGE = 115.0
@@ -30,12 +32,13 @@ AB_RANGE = 115.0
 
 def _rgb_hwc(L: torch.Tensor, ab: torch.Tensor) -> np.ndarray:
     """(1, H, W) L and (2, H, W) ab -> (H, W, 3) RGB numpy in [0, 1]."""
-    return lab_to_rgb(merge_lab(L[None].detach().float().cpu(), ab[None].detach().float().cpu()))[0] \
+    return lab_to_rgb(merge_lab(L[None].detach().float().cpu(),
+                                ab[None].detach().float().cpu()))[0] \
         .permute(1, 2, 0).numpy()
 
 
-def colorization_grid(L: torch.Tensor, preds, truth: torch.Tensor | None = None, n: int | None = None,
-                      size: float = 2.0) -> Figure:
+def colorization_grid(L: torch.Tensor, preds, truth: torch.Tensor | None = None,
+                      n: int | None = None, size: float = 2.0) -> Figure:
     """One row per image: grey input, each prediction, and the ground truth.
 
     Parameters
@@ -60,14 +63,16 @@ def colorization_grid(L: torch.Tensor, preds, truth: torch.Tensor | None = None,
     --------
     >>> import torch
     >>> L = torch.full((2, 1, 8, 8), 50.0)
-    >>> fig = colorization_grid(L, {"mse": torch.zeros(2, 2, 8, 8)}, truth=torch.randn(2, 2, 8, 8) * 20)
+    >>> fig = colorization_grid(L, {"mse": torch.zeros(2, 2, 8, 8)},
+    ...                         truth=torch.randn(2, 2, 8, 8) * 20)
     >>> [ax.get_title() for ax in fig.axes[:3]]
     ['grey input', 'mse', 'truth']
     """
     if isinstance(preds, torch.Tensor):
         preds = {"prediction": preds}
     B = L.shape[0] if n is None else min(n, L.shape[0])
-    cols = [("grey input", None)] + list(preds.items()) + ([("truth", truth)] if truth is not None else [])
+    cols = ([("grey input", None)] + list(preds.items())
+            + ([("truth", truth)] if truth is not None else []))
     fig = Figure(figsize=(size * len(cols), size * B), dpi=DPI)
     axes = fig.subplots(B, len(cols), squeeze=False)
     for i in range(B):
@@ -91,8 +96,10 @@ def _short_label(text: str, max_chars: int) -> str:
     return text[:(keep + 1) // 2] + "\u2026" + text[len(text) - keep // 2:]
 
 
-def contact_sheet(photos: dict, models: dict, size: int = 256, predict_size: int | None = None) -> Figure:
-    """One row per photo: the original, its grey input, then each model's colours, at a readable size.
+def contact_sheet(photos: dict, models: dict, size: int = 256,
+                  predict_size: int | None = None) -> Figure:
+    """One row per photo: the original, its grey input, then each model's colours,
+    at a readable size.
 
     Every photo is shown whole (aspect kept, nothing cropped), resized so that its short side is
     ``size`` pixels (bicubic, antialiased) and each model colours that grey photo with
@@ -118,7 +125,8 @@ def contact_sheet(photos: dict, models: dict, size: int = 256, predict_size: int
     Examples
     --------
     >>> import numpy as np, colorlab.models as cm
-    >>> photos = {"wide.jpg": np.zeros((30, 60, 3), np.uint8), "tall.jpg": np.zeros((50, 25, 3), np.uint8)}
+    >>> photos = {"wide.jpg": np.zeros((30, 60, 3), np.uint8),
+    ...           "tall.jpg": np.zeros((50, 25, 3), np.uint8)}
     >>> fig = contact_sheet(photos, {"mse": cm.build("mse", width=0.25)}, size=40)
     >>> [ax.get_title() for ax in fig.axes[:3]], fig.axes[3].get_ylabel()
     (['original', 'grey input', 'mse'], 'tall.jpg')
@@ -133,7 +141,8 @@ def contact_sheet(photos: dict, models: dict, size: int = 256, predict_size: int
         tile = (tile[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
         L = rgb_to_lab(torch.from_numpy(tile).permute(2, 0, 1).float() / 255)[:1]
         grey = _rgb_hwc(L, torch.zeros(2, *hw))
-        rows.append((str(name), [tile, grey] + [colorize_image(m, tile, size=predict_size) for m in models.values()]))
+        rows.append((str(name), [tile, grey] + [colorize_image(m, tile, size=predict_size)
+                                                for m in models.values()]))
     titles = ["original", "grey input"] + [str(t) for t in models]
     pad, left, top, bottom = 8, 30, 30, 6                  # pixels (1 px = 1/DPI inch)
     col_w = max(tiles[0].shape[1] for _, tiles in rows)
@@ -159,8 +168,10 @@ def contact_sheet(photos: dict, models: dict, size: int = 256, predict_size: int
     return fig
 
 
-def gamut_image(L: float = 50.0, resolution: int = 256, ab_range: float = AB_RANGE) -> np.ndarray:
-    """The ab plane at lightness ``L`` as an RGBA image, transparent where sRGB cannot show the colour.
+def gamut_image(L: float = 50.0, resolution: int = 256,
+                ab_range: float = AB_RANGE) -> np.ndarray:
+    """The ab plane at lightness ``L`` as an RGBA image, transparent where sRGB cannot show the
+    colour.
 
     Parameters
     ----------
@@ -227,8 +238,8 @@ def ab_histogram(ab, L: float = 50.0, bins: int = 64, ax=None, title: str | None
     h, _, _ = np.histogram2d(pts[:, 0].numpy(), pts[:, 1].numpy(), bins=(edges, edges))
     h = np.ma.masked_equal(h.T, 0)                  # rows = b
     if h.count():
-        mesh = ax.pcolormesh(edges, edges, h, norm=LogNorm(vmin=1, vmax=max(h.max(), 1.5)), cmap="magma",
-                             alpha=0.85)
+        mesh = ax.pcolormesh(edges, edges, h, norm=LogNorm(vmin=1, vmax=max(h.max(), 1.5)),
+                             cmap="magma", alpha=0.85)
         fig.colorbar(mesh, ax=ax, label="pixels (log scale)")
     ax.set_xlim(-r, r)
     ax.set_ylim(-r, r)
@@ -271,7 +282,8 @@ def plot_bins(quantizer, L: float = 50.0, ax=None, annotate: bool = False) -> Fi
     lab = torch.cat((torch.full((len(c), 1), float(L)), c), 1).T[:, :, None]   # (3, Q, 1)
     colours = lab_to_rgb(lab)[:, :, 0].T.numpy()
     g = quantizer.grid
-    ax.scatter(c[:, 0], c[:, 1], c=colours, s=(g * 1.6) ** 2 / 4, marker="s", edgecolors="k", linewidths=0.3)
+    ax.scatter(c[:, 0], c[:, 1], c=colours, s=(g * 1.6) ** 2 / 4, marker="s", edgecolors="k",
+               linewidths=0.3)
     if annotate:
         for i, (a, b) in enumerate(c.tolist()):
             ax.annotate(str(i), (a, b), fontsize=5, ha="center", va="center")
@@ -326,8 +338,8 @@ def training_curves(history, keys=None, x: str = "step", log_y: bool = False) ->
     if keys is None:
         keys = []
         for r in records:
-            keys += [k for k, v in r.items() if k != x and k not in keys and isinstance(v, (int, float))
-                     and not isinstance(v, bool)]
+            keys += [k for k, v in r.items() if k != x and k not in keys
+                     and isinstance(v, (int, float)) and not isinstance(v, bool)]
     if not keys:
         raise ValueError("training_curves: history has no numeric quantity to plot")
     fig = Figure(figsize=(4 * len(keys), 3), dpi=DPI)

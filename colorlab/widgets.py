@@ -31,7 +31,8 @@ DISPLAY_MAX_SIDE = 384  # uploads are shrunk to this for the widget; the CLI col
 
 
 def to_png(rgb: np.ndarray, height: int | None = None) -> bytes:
-    """Encode an RGB ``uint8`` array ``(H, W, 3)`` as PNG bytes, optionally scaled to ``height`` pixels."""
+    """Encode an RGB ``uint8`` array ``(H, W, 3)`` as PNG bytes, optionally scaled to ``height``
+    pixels."""
     from PIL import Image
 
     img = Image.fromarray(np.ascontiguousarray(rgb))
@@ -55,8 +56,8 @@ def _shrink(rgb: np.ndarray, max_side: int = DISPLAY_MAX_SIDE) -> np.ndarray:
     if max(h, w) <= max_side:
         return np.array(rgb)
     scale = max_side / max(h, w)
-    return np.array(Image.fromarray(rgb).resize((max(1, round(w * scale)), max(1, round(h * scale))),
-                                                Image.BICUBIC))
+    return np.array(Image.fromarray(rgb).resize((max(1, round(w * scale)),
+                                                 max(1, round(h * scale))), Image.BICUBIC))
 
 
 def _grey(rgb: np.ndarray) -> np.ndarray:
@@ -98,11 +99,13 @@ def _panel(title: str, height: int):
 
     image = W.Image(format="png", layout=W.Layout(height=f"{height}px", width="auto"))
     label = W.HTML(f"<b>{title}</b>")
-    return W.VBox([label, image], layout=W.Layout(align_items="center", margin="0 6px")), image, label
+    return (W.VBox([label, image], layout=W.Layout(align_items="center", margin="0 6px")), image,
+            label)
 
 
 class ModelComparison:
-    """Pick models, an image (or upload one) and a temperature; see the colourisations side by side.
+    """Pick models, an image (or upload one) and a temperature; see the colourisations side by
+    side.
 
     Parameters
     ----------
@@ -131,12 +134,14 @@ class ModelComparison:
         self.models = _load_models(models)
         if not self.models:
             raise ValueError("ModelComparison needs at least one model")
-        self.images = {k: _shrink(v) for k, v in (images if images is not None else sample_photos()).items()}
+        self.images = {k: _shrink(v)
+                       for k, v in (images if images is not None else sample_photos()).items()}
         self.size, self.height = (None if size is None else int(size)), int(height)
         self.outputs, self.metrics = {}, {}
         self._panels: dict = {}  # panel name -> (box, image), reused so no widget is ever orphaned
         names = list(self.models)
-        self.model_picker = W.SelectMultiple(options=names, value=tuple(names[: min(3, len(names))]),
+        self.model_picker = W.SelectMultiple(options=names,
+                                             value=tuple(names[: min(3, len(names))]),
                                              description="models", rows=min(6, len(names)))
         self.image_picker = W.Dropdown(options=list(self.images), description="image")
         self.upload = W.FileUpload(accept="image/*", multiple=False, description="upload")
@@ -148,7 +153,8 @@ class ModelComparison:
         for control in (self.model_picker, self.image_picker, self.temperature):
             control.observe(lambda change: self.update(), names="value")
         self.upload.observe(self._on_upload, names="value")
-        controls = W.HBox([self.model_picker, W.VBox([self.image_picker, self.upload, self.temperature])])
+        controls = W.HBox([self.model_picker,
+                           W.VBox([self.image_picker, self.upload, self.temperature])])
         self.widget = W.VBox([controls, self.status, self.row, self.table])
         self.update()
 
@@ -181,7 +187,8 @@ class ModelComparison:
                 panels[name] = model.colorize_image(truth, size=self.size)
         if not is_grey:
             panels["ground truth"] = truth
-        self.metrics = {} if is_grey else {n: _per_image_metrics(panels[n], truth) for n in self.model_picker.value}
+        self.metrics = {} if is_grey else {n: _per_image_metrics(panels[n], truth)
+                                           for n in self.model_picker.value}
         self.outputs = panels
         self._render()
 
@@ -196,8 +203,8 @@ class ModelComparison:
         boxes = tuple(self._panels[name][0] for name in self.outputs)
         if tuple(self.row.children) != boxes:
             self.row.children = boxes
-        rows = "".join(f"<tr><td>{n}</td>" + "".join(f"<td>{v:.2f}</td>" for v in m.values()) + "</tr>"
-                       for n, m in self.metrics.items())
+        rows = "".join(f"<tr><td>{n}</td>" + "".join(f"<td>{v:.2f}</td>" for v in m.values())
+                       + "</tr>" for n, m in self.metrics.items())
         head = "".join(f"<th>{k}</th>" for k in next(iter(self.metrics.values()), {}))
         truth_c = ""
         if self.metrics and "ground truth" in self.outputs:
@@ -224,17 +231,21 @@ class TemperatureExplorer(ModelComparison):
     def __init__(self, model, image=None, size: int | None = None, height: int = 192):
         from .data import sample_photos
 
-        images = {"image": image} if image is not None else dict(list(sample_photos().items())[:4])
-        super().__init__({"model": model} if not isinstance(model, (dict, list)) else model, images, size, height)
+        images = ({"image": image} if image is not None
+                  else dict(list(sample_photos().items())[:4]))
+        super().__init__({"model": model} if not isinstance(model, (dict, list)) else model,
+                         images, size, height)
 
 
 def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:
-    """Wilson score interval for a proportion (95% by default); ``(0, 1)`` when there are no trials."""
+    """Wilson score interval for a proportion (95% by default); ``(0, 1)`` when there are no
+    trials."""
     if trials == 0:
         return 0.0, 1.0
     p = successes / trials
     centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
-    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / (1 + z * z / trials)
+    half = (z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials))
+            / (1 + z * z / trials))
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
@@ -262,13 +273,15 @@ class TuringTest:
     >>> test.answer("left"); test.results()     # doctest: +SKIP
     """
 
-    def __init__(self, models, images=None, size: int | None = None, height: int = 224, seed: int = 0):
+    def __init__(self, models, images=None, size: int | None = None, height: int = 224,
+                 seed: int = 0):
         import ipywidgets as W
 
         from .data import sample_photos
 
         self.models = _load_models(models)
-        self.images = {k: _shrink(v) for k, v in (images if images is not None else sample_photos()).items()}
+        self.images = {k: _shrink(v)
+                       for k, v in (images if images is not None else sample_photos()).items()}
         self.size, self.height = (None if size is None else int(size)), int(height)
         self.rng = random.Random(seed)
         self.answers: list[dict] = []
@@ -278,7 +291,8 @@ class TuringTest:
         self.pick_left.on_click(lambda _: self.answer("left"))
         self.pick_right.on_click(lambda _: self.answer("right"))
         self.score = W.HTML()
-        self.widget = W.VBox([W.HBox([self.left, self.right]), W.HBox([self.pick_left, self.pick_right]), self.score])
+        self.widget = W.VBox([W.HBox([self.left, self.right]),
+                              W.HBox([self.pick_left, self.pick_right]), self.score])
         self._next_round()
 
     def _next_round(self):
@@ -294,14 +308,17 @@ class TuringTest:
         self._show_score()
 
     def answer(self, side: str):
-        """Record that the learner picked ``side`` ("left" or "right") as real, then start the next round."""
+        """Record that the learner picked ``side`` ("left" or "right") as real, then start the next
+        round."""
         if side not in ("left", "right"):
             raise ValueError(f"answer must be 'left' or 'right', got {side!r}")
-        self.answers.append({**self.round, "picked": side, "fooled": side != self.round["real_side"]})
+        self.answers.append({**self.round, "picked": side,
+                             "fooled": side != self.round["real_side"]})
         self._next_round()
 
     def results(self) -> dict:
-        """``{model: {"rounds", "fooled", "rate", "ci95"}}``: the fooling rate with a Wilson 95% interval."""
+        """``{model: {"rounds", "fooled", "rate", "ci95"}}``: the fooling rate with a Wilson 95%
+        interval."""
         out = {}
         for name in self.models:
             rounds = [a for a in self.answers if a["model"] == name]
@@ -314,17 +331,19 @@ class TuringTest:
     def _show_score(self):
         rows = "".join(
             f"<tr><td>{n}</td><td>{r['fooled']}/{r['rounds']}</td>"
-            + (f"<td>{100 * r['rate']:.0f}% (95% CI {100 * r['ci95'][0]:.0f}-{100 * r['ci95'][1]:.0f}%)</td>"
+            + (f"<td>{100 * r['rate']:.0f}% (95% CI {100 * r['ci95'][0]:.0f}-"
+               f"{100 * r['ci95'][1]:.0f}%)</td>"
                if r["rounds"] else "<td>-</td>") + "</tr>"
             for n, r in self.results().items())
-        self.score.value = (f"<p>answers: {len(self.answers)}</p><table><tr><th>model</th><th>fooled</th>"
-                            f"<th>fooling rate</th></tr>{rows}</table>")
+        self.score.value = (f"<p>answers: {len(self.answers)}</p><table><tr><th>model</th>"
+                            f"<th>fooled</th><th>fooling rate</th></tr>{rows}</table>")
 
     def save(self, path) -> Path:
         """Write the answers and the results as JSON, atomically; returns the path."""
         path = Path(path)
         with atomic_write(path) as f:
-            f.write(json.dumps({"answers": self.answers, "results": self.results()}, indent=2).encode())
+            f.write(json.dumps({"answers": self.answers, "results": self.results()},
+                               indent=2).encode())
         return path
 
     def _ipython_display_(self):

@@ -42,7 +42,8 @@ class Case:
 
 
 def _encoded(array_or_image, fmt: str, **options) -> bytes:
-    image = array_or_image if isinstance(array_or_image, Image.Image) else Image.fromarray(array_or_image)
+    image = (array_or_image if isinstance(array_or_image, Image.Image)
+             else Image.fromarray(array_or_image))
     buffer = io.BytesIO()
     image.save(buffer, format=fmt, **options)
     return buffer.getvalue()
@@ -66,12 +67,14 @@ def over_the_bomb_limit_png(side: int = 9460) -> bytes:
 def _photo(h: int, w: int) -> np.ndarray:
     """A smooth colour gradient (JPEG-friendly) of shape (h, w, 3)."""
     y, x = np.mgrid[0:h, 0:w]
-    return np.stack([x * 255 // max(w - 1, 1), y * 255 // max(h - 1, 1), np.full_like(x, 90)], 2).astype(np.uint8)
+    return np.stack([x * 255 // max(w - 1, 1), y * 255 // max(h - 1, 1), np.full_like(x, 90)],
+                    2).astype(np.uint8)
 
 
 def _exif_rotated_jpeg() -> bytes:
     exif = Image.Exif()
-    exif[0x0112] = 6  # orientation 6: shown rotated 90 degrees clockwise, so 16 x 32 reads as 32 x 16
+    # orientation 6: shown rotated 90 degrees clockwise, so 16 x 32 reads as 32 x 16
+    exif[0x0112] = 6
     return _encoded(_photo(16, 32), "JPEG", exif=exif.tobytes())
 
 
@@ -82,7 +85,8 @@ def _transparent_rgba() -> np.ndarray:
 
 
 def _palette_png() -> bytes:
-    return _encoded(Image.fromarray(_photo(9, 13)).convert("P", palette=Image.Palette.ADAPTIVE, colors=8), "PNG")
+    return _encoded(Image.fromarray(_photo(9, 13)).convert("P", palette=Image.Palette.ADAPTIVE,
+                                                           colors=8), "PNG")
 
 
 _GOOD_JPEG = _encoded(_photo(40, 48), "JPEG", quality=90)
@@ -94,15 +98,18 @@ _IMAGE_FILES = [
     (Case("zero bytes.jpg", problem="empty file (0 bytes)"), b""),
     (Case("truncated.jpg", problem="corrupt or truncated"), _GOOD_JPEG[: len(_GOOD_JPEG) // 2]),
     (Case("truncated.png", problem="corrupt or truncated"), _GOOD_PNG[: len(_GOOD_PNG) // 2]),
-    (Case("text named.jpg", problem="not an image file"), b"this is a text file, not a JPEG\n" * 20),
-    (Case("over the bomb limit.png", problem="decompression-bomb limit"), over_the_bomb_limit_png()),
+    (Case("text named.jpg", problem="not an image file"),
+     b"this is a text file, not a JPEG\n" * 20),
+    (Case("over the bomb limit.png", problem="decompression-bomb limit"),
+     over_the_bomb_limit_png()),
     (Case("grey L.png", shape=(20, 30, 3)), _encoded(_GREY, "PNG")),
     (Case("grey stored as RGB.png", shape=(20, 30, 3)), _encoded(np.stack([_GREY] * 3, 2), "PNG")),
     (Case("rgba transparent.png", shape=(12, 10, 3)), _encoded(_transparent_rgba(), "PNG")),
     (Case("16-bit.png", shape=(7, 11, 3)),
      _encoded(RNG.integers(0, 65536, (7, 11), dtype=np.uint16), "PNG")),
     (Case("palette.png", shape=(9, 13, 3)), _palette_png()),
-    (Case("cmyk.jpg", shape=(24, 20, 3)), _encoded(Image.fromarray(_photo(24, 20)).convert("CMYK"), "JPEG")),
+    (Case("cmyk.jpg", shape=(24, 20, 3)),
+     _encoded(Image.fromarray(_photo(24, 20)).convert("CMYK"), "JPEG")),
     (Case("exif rotated.jpg", shape=(32, 16, 3)), _exif_rotated_jpeg()),
     (Case("1x1.png", shape=(1, 1, 3)), _encoded(np.array([[[200, 30, 40]]], np.uint8), "PNG")),
     (Case("3x5000.png", shape=(3, 5000, 3)), _encoded(_photo(3, 5000), "PNG")),
@@ -121,7 +128,8 @@ def write_image_cases(folder: Path) -> dict[str, Case]:
 
 
 def digest_tree(root: Path) -> dict[str, str]:
-    """SHA-256 of every file under ``root``, keyed by relative path (to prove inputs never change)."""
+    """SHA-256 of every file under ``root``, keyed by relative path (to prove inputs never
+    change)."""
     return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(root.rglob("*")) if p.is_file()}
 
@@ -146,7 +154,8 @@ def write_bad_checkpoints(folder: Path, marker: Path) -> dict[Path, str]:
     good = cm.checkpoint_payload(cm.build("mse", width=0.25))
     files = {}
     mixed = folder / "mse config with gan weights.pt"
-    torch.save({**good, "model_state": cm.build("gan", width=0.25, d_width=0.25).state_dict()}, mixed)
+    torch.save({**good, "model_state": cm.build("gan", width=0.25, d_width=0.25).state_dict()},
+               mixed)
     files[mixed] = "holds weights of a GAN"
     foreign = folder / "someone else's model.pth"
     torch.save(torch.nn.Linear(3, 2).state_dict(), foreign)

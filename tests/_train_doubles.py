@@ -1,7 +1,8 @@
 """Tiny datasets and models that follow the training contract (tests only, never the library).
 
-They keep the engine's tests fast; the classifier uses the real :class:`colorlab.quantize.ABQuantizer`.
-Run as a script, this module is the training worker the interruption tests start and kill.
+They keep the engine's tests fast; the classifier uses the real
+:class:`colorlab.quantize.ABQuantizer`. Run as a script, this module is the training worker the
+interruption tests start and kill.
 """
 from __future__ import annotations
 

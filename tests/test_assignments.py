@@ -1,4 +1,5 @@
-"""Student versions hold no solution code; solutions grade full marks; untouched or broken submissions grade 0."""
+"""Student versions hold no solution code; solutions grade full marks; untouched or broken
+submissions grade 0."""
 import json
 import subprocess
 import sys
@@ -13,7 +14,8 @@ SOLUTION = "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### EN
 TEST = ("# TEST: double (2 points)\nassert double(2) == 4\n"
         "### BEGIN HIDDEN TESTS\nassert double(-3) == -6\n### END HIDDEN TESTS\n")
 SOLUTION2 = "### BEGIN SOLUTION\nsquares = [i * i for i in range(4)]\n### END SOLUTION\n"
-TEST2 = "# TEST: squares\n### BEGIN HIDDEN TESTS\nassert squares == [0, 1, 4, 9]\n### END HIDDEN TESTS\n"
+TEST2 = ("# TEST: squares\n### BEGIN HIDDEN TESTS\nassert squares == [0, 1, 4, 9]\n"
+         "### END HIDDEN TESTS\n")
 
 
 @pytest.fixture()
@@ -40,7 +42,8 @@ def test_make_writes_student_versions_without_solutions(lessons, tmp_path):
     written = assignments.make(lessons, out)
     assert [p.name for p in written] == ["03_toy.ipynb"]
     text = written[0].read_text()
-    for secret in ("return 2 * x", "double(-3)", "i * i", "BEGIN SOLUTION", "HIDDEN", "solution output"):
+    for secret in ("return 2 * x", "double(-3)", "i * i", "BEGIN SOLUTION", "HIDDEN",
+                   "solution output"):
         assert secret not in text
     assert text.count("raise NotImplementedError()") == 2
     with pytest.raises(ValueError, match="refusing to overwrite"):
@@ -51,7 +54,8 @@ def test_grading(lessons, tmp_path):
     out = tmp_path / "build"
     assignments.make(lessons, out)
     full = assignments.grade(lessons / "03_toy.ipynb", "03", lessons, timeout=60)
-    assert [(s.exercise, s.points, s.max_points) for s in full] == [("double", 2, 2), ("squares", 1, 1)]
+    assert [(s.exercise, s.points, s.max_points) for s in full] == [("double", 2, 2),
+                                                                     ("squares", 1, 1)]
 
     untouched = assignments.grade(out / "03_toy.ipynb", "03", lessons, timeout=60)
     assert [s.points for s in untouched] == [0, 0]
@@ -77,6 +81,7 @@ def test_command_line_json(lessons, tmp_path):
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["total"] == report["max_total"] == 3
-    missing = subprocess.run([sys.executable, "-m", "colorlab.assignments", "grade", "x.ipynb", "--lesson", "42",
-                              "--lessons-dir", str(lessons)], capture_output=True, text=True, timeout=60)
+    missing = subprocess.run([sys.executable, "-m", "colorlab.assignments", "grade", "x.ipynb",
+                              "--lesson", "42", "--lessons-dir", str(lessons)],
+                             capture_output=True, text=True, timeout=60)
     assert missing.returncode == 2 and "lesson '42'" in missing.stderr

@@ -34,7 +34,8 @@ def bad(tmp_path_factory):
     Image.fromarray(np.full((24, 32, 3), (180, 120, 60), np.uint8)).save(photos / "photo.png")
     marker = root / "CODE RAN"
     files = write_bad_checkpoints(root / "bad", marker)
-    return SimpleNamespace(root=root, photos=photos, marker=marker, files=files, before=digest_tree(root))
+    return SimpleNamespace(root=root, photos=photos, marker=marker, files=files,
+                           before=digest_tree(root))
 
 
 @pytest.fixture(autouse=True)
@@ -54,12 +55,15 @@ def test_cli_refuses_every_bad_checkpoint_in_one_line(bad, command, capsys, tmp_
         data = ["--data", f"folder:{bad.photos}", "--size", "16"]
         argv = {"colorize": ["colorize", str(bad.photos), "--model", str(path), "--out", str(out)],
                 "evaluate": ["evaluate", "--model", str(path), *data],
-                "train --resume": ["train", "--model", "mse", *data, "--steps", "1", "--resume", str(path),
-                                   "--out", str(out / "run.ckpt"), "--no-progress"]}[command]
+                "train --resume": ["train", "--model", "mse", *data, "--steps", "1",
+                                   "--resume", str(path), "--out", str(out / "run.ckpt"),
+                                   "--no-progress"]}[command]
         assert main(argv) == 1, path
         err = capsys.readouterr().err
-        assert err.count("\n") == 1 and err.startswith(f"colorlab {command.split()[0]}: error: {path}: "), err
-        if command != "train --resume":  # training checkpoints are read by their own loader, other words
+        assert err.count("\n") == 1 and err.startswith(
+            f"colorlab {command.split()[0]}: error: {path}: "), err
+        # training checkpoints are read by their own loader, other words
+        if command != "train --resume":
             assert words in err, err
     assert not out.exists()
 
@@ -68,13 +72,13 @@ def test_hostile_checkpoint_is_refused_by_a_fresh_interpreter(bad, tmp_path):
     hostile = next(p for p in bad.files if p.name == "runs code.pt")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     argv = ["colorize", str(bad.photos), "--model", str(hostile), "--out", str(tmp_path / "out")]
-    done = subprocess.run([sys.executable, "-m", "colorlab", *argv], capture_output=True, text=True, env=env,
-                          timeout=300)
+    done = subprocess.run([sys.executable, "-m", "colorlab", *argv], capture_output=True, text=True,
+                          env=env, timeout=300)
     assert done.returncode == 1 and "nothing was executed" in done.stderr, done.stderr
     assert not (tmp_path / "out").exists()
 
 
-# --------------------------------------------------------------------------- arguments: command line
+# -------------------------------------------------------------------------- arguments: command line
 COLORIZE = ["colorize", "p.png", "--model", "mse", "--out", "o"]
 EVALUATE = ["evaluate", "--model", "mse", "--data", "samples"]
 
@@ -92,7 +96,8 @@ EVALUATE = ["evaluate", "--model", "mse", "--data", "samples"]
     (EVALUATE + ["--size", "big"], "size must be a number, got 'big'"),
     (EVALUATE + ["--batch-size", "0"], "must be > 0, got '0'"),
     (EVALUATE + ["--limit", "-1"], "must be > 0, got '-1'"),
-    (["train", "--model", "mse", "--data", "samples", "--steps", "2", "--lr", "nan"], "lr must be a finite number"),
+    (["train", "--model", "mse", "--data", "samples", "--steps", "2", "--lr", "nan"],
+     "lr must be a finite number"),
 ])
 def test_bad_numbers_give_one_line_and_exit_2(argv, message, capsys):
     with pytest.raises(SystemExit) as e:
@@ -102,11 +107,13 @@ def test_bad_numbers_give_one_line_and_exit_2(argv, message, capsys):
 
 
 @pytest.mark.parametrize("argv", [["colorize", "p.png", "--out", "o", "--model", "unet"],
-                                  ["compare", "--data", "samples", "--out", "c.png", "--models", "mse,unet"]])
+                                  ["compare", "--data", "samples", "--out", "c.png",
+                                   "--models", "mse,unet"]])
 def test_unknown_model_names_are_named_with_the_known_ones(argv, capsys):
     assert main(argv) == 1
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "no shipped checkpoint named 'unet'" in err and "class-rebal" in err, err
+    assert (err.count("\n") == 1 and "no shipped checkpoint named 'unet'" in err
+            and "class-rebal" in err), err
 
 
 # --------------------------------------------------------------------------- arguments: library
@@ -121,7 +128,8 @@ def test_colorize_image_refuses_a_size_that_is_not_a_positive_int(size):
 def test_evaluate_refuses_sizes_that_are_not_positive_ints(kw):
     lab = torch.cat([torch.full((2, 1, 16, 16), 50.0), torch.zeros(2, 2, 16, 16)], 1)
     name, value = next(iter(kw.items()))
-    with pytest.raises(ValueError, match=f"evaluate: {name} must be a positive integer, got {value!r}"):
+    with pytest.raises(ValueError,
+                       match=f"evaluate: {name} must be a positive integer, got {value!r}"):
         evaluate(lambda L: torch.zeros(len(L), 2, *L.shape[2:]), lab, **kw)
 
 
@@ -136,8 +144,10 @@ def test_temperature_must_be_positive_and_finite_when_built_or_set(T):
 
 
 def test_unknown_model_names_in_the_library():
-    with pytest.raises(ValueError, match="unknown model 'unet'; choose one of mse, class, class-rebal"):
+    with pytest.raises(ValueError,
+                       match="unknown model 'unet'; choose one of mse, class, class-rebal"):
         cm.build("unet")
     for load in (cm.load_checkpoint, cm.pretrained):
-        with pytest.raises(FileNotFoundError, match="no shipped checkpoint named 'unet'.*class-rebal"):
+        with pytest.raises(FileNotFoundError,
+                           match="no shipped checkpoint named 'unet'.*class-rebal"):
             load("unet")

@@ -55,7 +55,8 @@ def model():
 
 def run_cli(*args, cache):
     """``python -m colorlab ARGS`` in a fresh interpreter; returns the CompletedProcess."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLORLAB_CACHE": str(cache), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLORLAB_CACHE": str(cache),
+           "OMP_NUM_THREADS": "1"}
     return subprocess.run([sys.executable, "-m", "colorlab", *map(str, args)], capture_output=True,
                           text=True, env=env, timeout=300)
 
@@ -113,7 +114,8 @@ def test_folder_dataset_keeps_the_readable_images_and_names_the_others(inputs, m
         assert data.lab.shape == (len(READABLE), 3, 16, 16) and torch.isfinite(data.lab).all()
     scores = evaluate(model, data, size=16)
     assert scores["n_images"] == len(READABLE)
-    assert all(np.isfinite(scores[k]) for k in ("psnr", "ssim", "auc", "auc_rebalanced", "colorfulness"))
+    assert all(np.isfinite(scores[k])
+               for k in ("psnr", "ssim", "auc", "auc_rebalanced", "colorfulness"))
 
 
 def test_missing_paths_and_folders_without_images_are_named(inputs, model):
@@ -144,10 +146,12 @@ def test_cli_colorize_writes_every_readable_image_and_names_every_failure(inputs
     assert all(line.startswith("colorlab colorize: error: ") for line in errors), done.stderr
     assert len(errors) == len(UNREADABLE) + 2
     for case in UNREADABLE:
-        assert any(f"{inputs.mixed / case.name}: " in line and case.problem in line for line in errors), case
+        assert any(f"{inputs.mixed / case.name}: " in line and case.problem in line
+                   for line in errors), case
     assert any(f"{inputs.missing}: no such file or folder" in line for line in errors)
     assert any(f"{inputs.empty}: no images in this folder" in line for line in errors)
-    assert f"colorized {len(READABLE)} image(s) into {out}; {len(UNREADABLE) + 2} failed" in done.stdout
+    assert (f"colorized {len(READABLE)} image(s) into {out}; {len(UNREADABLE) + 2} failed"
+            in done.stdout)
     written = {p.name: p for p in out.iterdir()}
     assert sorted(written) == sorted(f"{Path(c.name).stem}.png" for c in READABLE)
     for case in READABLE:
@@ -163,14 +167,17 @@ def test_cli_evaluate_scores_the_readable_images_then_fails(inputs, tmp_path):
     errors = done.stderr.strip().splitlines()
     assert all(line.startswith("colorlab evaluate: error: ") for line in errors), done.stderr
     for case in UNREADABLE:
-        assert any(f"{inputs.mixed / case.name}: " in line and case.problem in line for line in errors), case
+        assert any(f"{inputs.mixed / case.name}: " in line and case.problem in line
+                   for line in errors), case
     assert errors[-1].endswith(f"{len(UNREADABLE)} unreadable image(s) left out of these scores")
 
 
-@pytest.mark.parametrize("where, message", [("missing", "no such folder"), ("empty", "no image files found")])
+@pytest.mark.parametrize("where, message", [("missing", "no such folder"),
+                                            ("empty", "no image files found")])
 def test_cli_evaluate_on_a_missing_or_empty_folder_is_one_line(inputs, capsys, where, message):
     from colorlab.cli import main
     folder = getattr(inputs, where)
     assert main(["evaluate", "--model", "mse", "--data", f"folder:{folder}", "--size", "16"]) == 1
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith(f"colorlab evaluate: error: {folder}: {message}"), err
+    assert err.count("\n") == 1 and err.startswith(
+        f"colorlab evaluate: error: {folder}: {message}"), err

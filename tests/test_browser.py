@@ -1,21 +1,22 @@
 """The widgets driven in a real browser (issue 6, part 4).
 
 A private JupyterLab server (127.0.0.1, free port, token, temporary root and Jupyter dirs, a kernel
-that is this Python with this checkout on its path) serves a small notebook with a ``ModelComparison``
-of two shipped models and a ``TuringTest``. Headless Chromium, driven by Playwright for Python, opens
-it, runs all cells through the Run menu, then works the widgets as a learner would: it clicks a model
-in the list, moves the temperature slider with the keyboard and clicks an answer in the Turing test.
-The assertions read what the browser shows: the PNG data behind each rendered ``<img>`` (fetched by
-the page from its blob URL), element screenshots of the model panel as painted, and the text of the
-panel titles, the slider readout and the score; and that each widget stays one output, updated in
-place.
+that is this Python with this checkout on its path) serves a small notebook with a
+``ModelComparison`` of two shipped models and a ``TuringTest``. Headless Chromium, driven by
+Playwright for Python, opens it, runs all cells through the Run menu, then works the widgets as a
+learner would: it clicks a model in the list, moves the temperature slider with the keyboard and
+clicks an answer in the Turing test. The assertions read what the browser shows: the PNG data behind
+each rendered ``<img>`` (fetched by the page from its blob URL), element screenshots of the model
+panel as painted, and the text of the panel titles, the slider readout and the score; and that each
+widget stays one output, updated in place.
 
 Run it alone with ``python -m pytest -m browser tests/test_browser.py`` (about 30 s). It needs
-Playwright (``pip install playwright``) and a Chromium on PATH (Debian: ``apt-get install chromium``);
-Playwright's own browser download is never used. Without either it skips and says why. Every wait is
-bounded by the module's budget (``COLORLAB_BROWSER_TIMEOUT``, 180 s by default); past it a watchdog
-kills the server, and a minute later interrupts pytest, so CI never hangs. The server and its kernel
-are stopped in the fixture's teardown whatever happens.
+Playwright (``pip install playwright``) and a Chromium on PATH (Debian:
+``apt-get install chromium``); Playwright's own browser download is never used. Without either it
+skips and says why (with ``CI`` set it fails instead: CI must not pass by skipping it). Every wait
+is bounded by the module's budget (``COLORLAB_BROWSER_TIMEOUT``, 180 s by default); past it a
+watchdog kills the server, and a minute later interrupts pytest, so CI never hangs. The server and
+its kernel are stopped in the fixture's teardown whatever happens.
 """
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ import pytest
 pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parents[1]
-BROWSER_TEST_TIMEOUT = float(os.environ.get("COLORLAB_BROWSER_TIMEOUT", "180"))  # whole module, seconds
+# whole module, seconds
+BROWSER_TEST_TIMEOUT = float(os.environ.get("COLORLAB_BROWSER_TIMEOUT", "180"))
 KERNEL_NAME = "colorlab-browser-test"
 KERNEL_DISPLAY_NAME = "colorlab test (this Python)"
 MODELS = ["mse", "class-rebal"]  # two shipped checkpoints; the second decodes with a temperature
@@ -77,22 +79,33 @@ class Deadline:
         return self.end - time.monotonic()
 
     def ms(self, cap_s: float) -> float:
-        """A Playwright timeout (ms): at most ``cap_s`` and at most what is left, never below 1 s."""
+        """A Playwright timeout (ms): at most ``cap_s`` and at most what is left, never
+        below 1 s."""
         return 1000 * max(1.0, min(cap_s, self.left()))
 
 
+def _missing(why: str):
+    """Skip saying ``why``; under CI (``CI`` set) fail instead, so CI cannot pass by skipping."""
+    if os.environ.get("CI"):
+        pytest.fail(f"CI is set but {why}: .ci/run installs them, so this is a broken CI set-up")
+    pytest.skip(why)
+
+
 def _requirements() -> str:
-    """The Chromium executable, or skip the module saying what is missing."""
+    """The Chromium executable, or skip the module saying what is missing (fail under CI)."""
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        pytest.skip("browser test needs Playwright for Python: pip install playwright")
+        _missing("browser test needs Playwright for Python: pip install playwright")
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
     if not exe:
-        pytest.skip("browser test needs Chromium on PATH (Debian: apt-get install chromium); "
-                    "Playwright's own browser download is not used")
+        _missing("browser test needs Chromium on PATH (Debian: apt-get install chromium); "
+                 "Playwright's own browser download is not used")
     for module in ("jupyterlab", "ipykernel", "ipywidgets"):
-        pytest.importorskip(module, reason=f"browser test needs {module}")
+        try:
+            __import__(module)
+        except ImportError:
+            _missing(f"browser test needs {module}")
     return exe
 
 
@@ -114,8 +127,9 @@ def _write_notebook(path: Path):
 
 def _jupyter_env(tmp: Path) -> dict:
     """Jupyter's and IPython's dirs all under ``tmp``; no user or system config is read."""
-    dirs = {"JUPYTER_CONFIG_DIR": "config", "JUPYTER_DATA_DIR": "data", "JUPYTER_RUNTIME_DIR": "runtime",
-            "IPYTHONDIR": "ipython", "JUPYTERLAB_SETTINGS_DIR": "lab-settings",
+    dirs = {"JUPYTER_CONFIG_DIR": "config", "JUPYTER_DATA_DIR": "data",
+            "JUPYTER_RUNTIME_DIR": "runtime", "IPYTHONDIR": "ipython",
+            "JUPYTERLAB_SETTINGS_DIR": "lab-settings",
             "JUPYTERLAB_WORKSPACES_DIR": "lab-workspaces"}
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "IPYTHON"))}
     for var, name in dirs.items():
@@ -123,9 +137,11 @@ def _jupyter_env(tmp: Path) -> dict:
         env[var] = str(tmp / name)
     env["JUPYTER_NO_CONFIG"] = "1"
     env["JUPYTER_PLATFORM_DIRS"] = "1"
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
     env.setdefault("OMP_NUM_THREADS", "1")
-    # The kernel: exactly this interpreter (so its ipykernel, torch and colorlab), this checkout on its path.
+    # The kernel: exactly this interpreter (so its ipykernel, torch and colorlab), this checkout on
+    # its path.
     spec = tmp / "data" / "kernels" / KERNEL_NAME
     spec.mkdir(parents=True, exist_ok=True)
     (spec / "kernel.json").write_text(json.dumps({
@@ -168,7 +184,8 @@ def _start_lab(tmp: Path, deadline: Deadline):
     for _attempt in range(3):  # another process may take the free port between probe and bind
         port = _free_port()
         cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
-               f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
+               f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+               f"--IdentityProvider.token={token}",
                f"--ServerApp.root_dir={root}", "--ServerApp.allow_root=True",
                f"--MappingKernelManager.default_kernel_name={KERNEL_NAME}",
                "--LabApp.news_url=", "--ServerApp.terminals_enabled=False"]
@@ -202,7 +219,8 @@ class Page:
         return self.page.locator(".jp-Notebook .jp-Cell").nth(cell).locator(".jp-OutputArea")
 
     def image_data(self, locator) -> list[bytes]:
-        """The bytes behind each ``<img>`` in ``locator``, fetched from their (blob) URLs by the page."""
+        """The bytes behind each ``<img>`` in ``locator``, fetched from their (blob) URLs by the
+        page."""
         b64 = locator.locator("img").evaluate_all(
             """async imgs => Promise.all(imgs.map(async img => {
                    const buf = new Uint8Array(await (await fetch(img.src)).arrayBuffer());
@@ -220,7 +238,8 @@ class Page:
             return self.page.wait_for_function(js, arg=arg, timeout=self.deadline.ms(cap_s),
                                                polling=200).json_value()
         except Exception as exc:  # say what was awaited and what the page showed
-            raise AssertionError(f"browser: timed out waiting for {what or js}\n{self.diagnose()}") from exc
+            raise AssertionError(f"browser: timed out waiting for {what or js}\n"
+                                 f"{self.diagnose()}") from exc
 
     def diagnose(self) -> str:
         """A screenshot of the page (path given) and the text of every cell's output."""
@@ -273,8 +292,9 @@ def notebook(tmp_path_factory):
         proc, url, token, log = _start_lab(tmp, deadline)
         procs.append(proc)
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=exe, headless=True, timeout=deadline.ms(60),
-                                         args=["--disable-dev-shm-usage", "--disable-gpu", "--no-first-run"])
+            browser = pw.chromium.launch(
+                executable_path=exe, headless=True, timeout=deadline.ms(60),
+                args=["--disable-dev-shm-usage", "--disable-gpu", "--no-first-run"])
             try:
                 page = browser.new_page(viewport={"width": 1400, "height": 1600})
                 page.set_default_timeout(deadline.ms(60))
@@ -298,12 +318,13 @@ def notebook(tmp_path_factory):
                 # Both widgets drawn (4 panels, 2 pictures), or stop early at an error or warning.
                 state = nb.wait("""() => {
                     if (document.querySelector('.jp-Notebook .jp-OutputArea-output'
-                                               + '[data-mime-type="application/vnd.jupyter.stderr"]'))
+                            + '[data-mime-type="application/vnd.jupyter.stderr"]'))
                         return 'error';
                     const cells = document.querySelectorAll('.jp-Notebook .jp-Cell');
                     const imgs = i => [...cells[i].querySelectorAll('.jp-OutputArea img')];
                     const ready = (i, n) => imgs(i).length === n
-                        && imgs(i).every(x => x.src.startsWith('blob:') && x.complete && x.naturalWidth > 0);
+                        && imgs(i).every(x => x.src.startsWith('blob:') && x.complete
+                                         && x.naturalWidth > 0);
                     return ready(1, 4) && ready(2, 2) && 'ready'; }""",
                                 cap_s=150, what="both widgets to render their images")
                 assert state == "ready", f"a cell wrote an error or warning:\n{nb.diagnose()}"
@@ -338,7 +359,8 @@ def test_model_comparison_reacts_to_model_and_temperature(notebook):
     out = nb.output(1)
     titles = ["grey input", *MODELS, "ground truth"]
     nb.wait(SETTLED_JS, arg=[out.element_handle(), titles, None], what=f"panels {titles}")
-    assert out.locator(".jp-OutputArea-output").count() == 1, out.inner_text()  # the widget and nothing else
+    # the widget and nothing else
+    assert out.locator(".jp-OutputArea-output").count() == 1, out.inner_text()
     before = nb.image_data(out)
     shot_before = out.locator("img").nth(1).screenshot()  # the mse panel as painted
 
@@ -348,9 +370,11 @@ def test_model_comparison_reacts_to_model_and_temperature(notebook):
     nb.wait(SETTLED_JS, arg=[out.element_handle(), titles, None], what=f"panels {titles}")
     after_model = nb.image_data(out)
     assert out.locator(".jp-OutputArea-output").count() == 1  # updated in place, nothing appended
-    assert after_model[0] == before[0] and after_model[2] == before[3]  # grey input and truth unchanged
+    # grey input and truth unchanged
+    assert after_model[0] == before[0] and after_model[2] == before[3]
     assert after_model[1] == before[2]  # the class-rebal panel as it was, now second
-    assert _differ(before[1], after_model[1]), "the model panel shows the same picture for mse and class-rebal"
+    assert _differ(before[1], after_model[1]), ("the model panel shows the same picture for mse "
+                                                "and class-rebal")
     shot_model = out.locator("img").nth(1).screenshot()
     assert _differ(shot_before, shot_model), "the painted model panel did not change"
 
@@ -361,13 +385,17 @@ def test_model_comparison_reacts_to_model_and_temperature(notebook):
     handle.press("Home")
     nb.wait(SETTLED_JS, arg=[out.element_handle(), titles, src_before],
             what="the class-rebal panel to redraw after moving T")
-    nb.wait("el => el.textContent.includes('T = 0.01')", arg=out.element_handle(), what="the status T = 0.01")
+    nb.wait("el => el.textContent.includes('T = 0.01')", arg=out.element_handle(),
+            what="the status T = 0.01")
     assert out.locator(".widget-readout").first.inner_text().strip() == "0.01"
     after_t = nb.image_data(out)
     assert out.locator(".jp-OutputArea-output").count() == 1
-    assert after_t[0] == after_model[0] and after_t[2] == after_model[2]  # T touches the model panel only
-    assert _differ(after_model[1], after_t[1]), "moving T did not change the class-rebal colourisation"
-    assert _differ(shot_model, out.locator("img").nth(1).screenshot()), "the painted panel did not change with T"
+    # T touches the model panel only
+    assert after_t[0] == after_model[0] and after_t[2] == after_model[2]
+    assert _differ(after_model[1], after_t[1]), ("moving T did not change the class-rebal "
+                                                 "colourisation")
+    assert _differ(shot_model, out.locator("img").nth(1).screenshot()), (
+        "the painted panel did not change with T")
 
 
 def test_turing_test_counts_a_click(notebook):
@@ -381,10 +409,13 @@ def test_turing_test_counts_a_click(notebook):
     nb.wait("el => el.textContent.includes('answers: 1')", arg=score.element_handle(),
             what="the Turing test to count one answer")
     text = score.inner_text()
-    assert "1/1" in text or "0/1" in text, text  # the round's model has one round now, fooled or not
-    nb.wait("([el, old]) => { const imgs = [...el.querySelectorAll('img')]; return imgs.length === 2"
-            " && imgs.every((i, k) => i.src !== old[k] && i.complete && i.naturalWidth > 0); }",
+    # the round's model has one round now, fooled or not
+    assert "1/1" in text or "0/1" in text, text
+    nb.wait("([el, old]) => { const imgs = [...el.querySelectorAll('img')]; return imgs.length"
+            " === 2 && imgs.every((i, k) => i.src !== old[k] && i.complete"
+            " && i.naturalWidth > 0); }",
             arg=[out.element_handle(), srcs], what="the next round's pictures")
     assert out.locator(".jp-OutputArea-output").count() == 1  # the same widget, updated in place
     after = nb.image_data(out)
-    assert all(_differ(a, b) for a, b in zip(before, after)), "the next round shows the same pictures"
+    assert all(_differ(a, b) for a, b in zip(before, after)), ("the next round shows the same "
+                                                               "pictures")

@@ -1,4 +1,5 @@
-"""colorlab.checks gives tolerance-based feedback and never crashes a notebook; colorlab.course settings."""
+"""colorlab.checks gives tolerance-based feedback and never crashes a notebook; colorlab.course
+settings."""
 import doctest
 
 import numpy as np

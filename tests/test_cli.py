@@ -1,4 +1,5 @@
-"""``python -m colorlab``: help, one-line argument errors, broken inputs, never overwriting inputs."""
+"""``python -m colorlab``: help, one-line argument errors, broken inputs, never overwriting
+inputs."""
 import hashlib
 import json
 import os
@@ -47,8 +48,8 @@ def photos(folder):
 
 def test_python_dash_m_colorlab_help_lists_every_command():
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, "-m", "colorlab", "--help"], capture_output=True, text=True,
-                         env=env, timeout=60)
+    out = subprocess.run([sys.executable, "-m", "colorlab", "--help"], capture_output=True,
+                         text=True, env=env, timeout=60)
     assert out.returncode == 0 and all(c in out.stdout for c in COMMANDS)
 
 
@@ -60,8 +61,10 @@ def test_every_command_has_help(command, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["train", "--model", "mse", "--data", "samples", "--steps", "3", "--size", "0"], "size must be > 0"),
-    (["train", "--model", "mse", "--data", "samples", "--steps", "3", "--size", "-4"], "size must be > 0"),
+    (["train", "--model", "mse", "--data", "samples", "--steps", "3", "--size", "0"],
+     "size must be > 0"),
+    (["train", "--model", "mse", "--data", "samples", "--steps", "3", "--size", "-4"],
+     "size must be > 0"),
     (["train", "--model", "mse", "--data", "samples", "--steps", "3", "--size", "big"],
      "size must be a number, got 'big'"),
     (["train", "--model", "unet", "--data", "samples", "--steps", "3"], "invalid choice: 'unet'"),
@@ -70,8 +73,10 @@ def test_every_command_has_help(command, capsys):
     (["colorize", "a.png", "--model", "mse", "--out", "o", "-T", "-1"], "T must be > 0"),
     (["evaluate", "--model", "mse", "--data", "samples", "--size", "1.5"], "size must be a number"),
     (["compare", "--models", "mse", "--data", "samples"], "required: --out"),
-    (["compare", "--models", "mse", "--out", "x.png"], "one of the arguments --files --data is required"),
-    (["compare", "--models", "mse", "--files", "a.jpg", "--data", "samples", "--out", "x.png"], "not allowed with"),
+    (["compare", "--models", "mse", "--out", "x.png"],
+     "one of the arguments --files --data is required"),
+    (["compare", "--models", "mse", "--files", "a.jpg", "--data", "samples", "--out", "x.png"],
+     "not allowed with"),
     (["fly"], "invalid choice: 'fly'"),
 ])
 def test_bad_arguments_give_one_line_and_exit_2(argv, message, capsys):
@@ -129,7 +134,8 @@ def test_evaluate_json_prints_the_metrics_dict(capsys, spec):
     assert main(["evaluate", "--model", spec, "--data", "samples", "--size", "32", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert {"psnr", "ssim", "auc", "auc_rebalanced", "colorfulness", "colorfulness_gt",
-            "colorfulness_ratio", "chroma_ratio", "cast", "tint", "spikes", "n_images"} <= set(result)
+            "colorfulness_ratio", "smooth_colorfulness_ratio", "chroma_ratio", "cast", "tint",
+            "spikes", "n_images"} <= set(result)
 
 
 def test_evaluate_whole_scores_a_folders_files_at_their_own_size(tmp_path, capsys, spec):
@@ -138,13 +144,14 @@ def test_evaluate_whole_scores_a_folders_files_at_their_own_size(tmp_path, capsy
     for name, hw in (("wide.png", (40, 90)), ("tall.jpg", (80, 30)), ("square.png", (50, 50))):
         folder.mkdir(exist_ok=True)
         Image.fromarray(rng.integers(0, 256, (*hw, 3), dtype=np.uint8)).save(folder / name)
-    assert main(["evaluate", "--model", spec, "--data", f"folder:{folder}", "--whole", "--size", "24"]) == 0
+    assert main(["evaluate", "--model", spec, "--data", f"folder:{folder}", "--whole",
+                 "--size", "24"]) == 0
     out = capsys.readouterr().out
     assert all(f"{key} " in out for key in ("cast", "tint", "spikes", "auc_rebalanced"))
     assert "n_images             3" in out
     (folder / "broken.jpg").write_bytes(b"")               # scored without it, then named, exit 1
-    assert main(["evaluate", "--model", spec, "--data", f"folder:{folder}", "--whole", "--size", "24",
-                 "--json"]) == 1
+    assert main(["evaluate", "--model", spec, "--data", f"folder:{folder}", "--whole",
+                 "--size", "24", "--json"]) == 1
     captured = capsys.readouterr()
     assert json.loads(captured.out)["n_images"] == 3
     assert "broken.jpg" in captured.err and "1 unreadable image(s) left out" in captured.err
@@ -171,7 +178,8 @@ def test_compare_files_and_seeded_draws_from_a_folder(tmp_path, spec, monkeypatc
     real = colorlab.viz.contact_sheet
 
     def recording(photos, models, size=256, predict_size=None):
-        calls.append((list(photos), [p.shape[:2] for p in photos.values()], list(models), size, predict_size))
+        calls.append((list(photos), [p.shape[:2] for p in photos.values()], list(models), size,
+                      predict_size))
         return real(photos, models, size=size, predict_size=predict_size)
     monkeypatch.setattr(colorlab.viz, "contact_sheet", recording)
     out = tmp_path / "sheet.png"
@@ -185,14 +193,16 @@ def test_compare_files_and_seeded_draws_from_a_folder(tmp_path, spec, monkeypatc
     assert h >= 40 + 60 and w >= 3 * 120                   # tiles: short side 40, aspect kept
     drawn = []
     for seed in (0, 0, 1, 2, 3):
-        assert main(["compare", "--models", spec, "--data", f"folder:{folder}", "--n", "5", "--seed", str(seed),
-                     "--size", "24", "--out", str(out)]) == 0
+        assert main(["compare", "--models", spec, "--data", f"folder:{folder}", "--n", "5",
+                     "--seed", str(seed), "--size", "24", "--out", str(out)]) == 0
         drawn.append(calls[-1][0])
     assert drawn[0] == drawn[1]                            # deterministic
-    assert all(sorted(d) == [f"p{k}.png" for k in range(5)] for d in drawn)   # the broken file skipped
+    # the broken file skipped
+    assert all(sorted(d) == [f"p{k}.png" for k in range(5)] for d in drawn)
     assert len({tuple(d) for d in drawn}) > 1              # the seed chooses
     assert "zz-broken.jpg" in capsys.readouterr().err
-    assert main(["compare", "--models", spec, "--files", str(folder / "zz-broken.jpg"), "--out", str(out)]) == 1
+    assert main(["compare", "--models", spec, "--files", str(folder / "zz-broken.jpg"),
+                 "--out", str(out)]) == 1
 
 
 def test_train_then_resume_to_the_total_steps(tmp_path, capsys):
@@ -203,7 +213,8 @@ def test_train_then_resume_to_the_total_steps(tmp_path, capsys):
     assert main(args + ["--steps", "6", "--resume", str(ckpt)]) == 0
     assert load_training_checkpoint(ckpt)["step"] == 6
     assert "wrote" in capsys.readouterr().out
-    code = main(["train", "--model", "gan", "--data", "samples", "--steps", "7", "--resume", str(ckpt)])
+    code = main(["train", "--model", "gan", "--data", "samples", "--steps", "7",
+                 "--resume", str(ckpt)])
     assert code == 1 and "holds a 'mse' model" in capsys.readouterr().err
 
 
@@ -213,7 +224,8 @@ def test_doctor_reports_versions_device_colab_data_checkpoints(capsys):
     assert all(word in out for word in ("torch", "device:", "colab:", "data:", "checkpoints:"))
 
 
-def test_train_on_a_full_disk_is_one_line_and_keeps_the_last_checkpoint(tmp_path, capsys, monkeypatch):
+def test_train_on_a_full_disk_is_one_line_and_keeps_the_last_checkpoint(tmp_path, capsys,
+                                                                         monkeypatch):
     import errno
 
     from colorlab.train import checkpoint
@@ -225,12 +237,14 @@ def test_train_on_a_full_disk_is_one_line_and_keeps_the_last_checkpoint(tmp_path
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         write(f, data)
     monkeypatch.setattr(checkpoint, "_write_file", disk_full_on_second_save)
-    code = main(["train", "--model", "mse", "--data", "samples", "--size", "32", "--batch-size", "4",
-                 "--steps", "3", "--checkpoint-every", "1", "--out", str(ckpt), "--device", "cpu", "--no-progress"])
+    code = main(["train", "--model", "mse", "--data", "samples", "--size", "32", "--batch-size",
+                 "4", "--steps", "3", "--checkpoint-every", "1", "--out", str(ckpt), "--device",
+                 "cpu", "--no-progress"])
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1, err
     assert f"could not write checkpoint {ckpt}: disk full (ENOSPC)" in err and "intact" in err
-    assert load_training_checkpoint(ckpt)["step"] == 1 and [p.name for p in tmp_path.iterdir()] == ["m.ckpt"]
+    assert (load_training_checkpoint(ckpt)["step"] == 1
+            and [p.name for p in tmp_path.iterdir()] == ["m.ckpt"])
 
 
 # ----------------------------------------------------------------------------- colorize --out
@@ -259,7 +273,8 @@ def test_colorize_out_mistakes_get_one_clear_line(tmp_path, capsys):
     assert main(["colorize", str(a), str(b), "--model", "mse", "--out", str(existing)]) == 1
     assert "is an existing file" in capsys.readouterr().err
     assert existing.read_text() == "keep me"
-    assert main(["colorize", str(a), str(b), "--model", "mse", "--out", str(tmp_path / "x.png")]) == 1
+    assert main(["colorize", str(a), str(b), "--model", "mse",
+                 "--out", str(tmp_path / "x.png")]) == 1
     assert "names one image file, but there are 2 inputs" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()
 
@@ -271,7 +286,8 @@ def test_colorize_name_clashes_keep_the_extension(tmp_path):
     _write_photo(src / "a.png", colour=False)
     _write_photo(src / "b.jpg")
     assert main(["colorize", str(src), "--model", "mse", "--out", str(tmp_path / "out")]) == 0
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.jpg.png", "a.png.png", "b.png"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.jpg.png", "a.png.png",
+                                                                     "b.png"]
 
 
 def test_train_says_where_the_history_is_and_draws_the_curve(tmp_path, capsys):
@@ -283,3 +299,31 @@ def test_train_says_where_the_history_is_and_draws_the_curve(tmp_path, capsys):
     curve = tmp_path / "m.png"
     assert curve.is_file() and curve.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(load_training_checkpoint(out)["history"]) == 2
+    assert "validation: none (the samples are the training set)" in text
+
+
+def _split_folder(root, n_train=6, n_val=3):
+    """root/train/x and root/val/x with small made-up photos (each a different colour)."""
+    rng = np.random.default_rng(1)
+    for split, n in (("train", n_train), ("val", n_val)):
+        (root / split / "x").mkdir(parents=True)
+        for i in range(n):
+            rgb = np.clip(rng.normal(rng.uniform(40, 215, 3), 25, (20, 28, 3)), 0, 255)
+            Image.fromarray(rgb.astype(np.uint8)).save(root / split / "x" / f"{i}.png")
+    return root
+
+
+def test_train_scores_the_held_out_split_when_the_data_has_one(tmp_path, capsys):
+    data = _split_folder(tmp_path / "photos")
+    assert main(["train", "--model", "mse", "--data", f"folder:{data}", "--size", "16",
+                 "--steps", "2", "--batch-size", "2", "--out", str(tmp_path / "m.ckpt"),
+                 "--no-progress"]) == 0
+    line = next(t for t in capsys.readouterr().out.splitlines() if t.startswith("validation"))
+    assert line.startswith("validation on 3 val images at 16 px: PSNR ") and " dB, AuC " in line
+
+
+def test_the_finished_progress_bar_is_drawn_once(tmp_path, capsys):
+    assert main(["train", "--model", "mse", "--data", "samples", "--size", "16", "--steps", "5",
+                 "--batch-size", "2", "--out", str(tmp_path / "m.ckpt")]) == 0
+    bars = capsys.readouterr().err.replace("\r", "\n")
+    assert bars.count(" 5/5 ") == 1, bars

@@ -1,4 +1,5 @@
-"""colorlab.color against scikit-image, on random values and real photos, plus gamut and gradient properties."""
+"""colorlab.color against scikit-image, on random values and real photos, plus gamut and gradient
+properties."""
 import doctest
 import warnings
 
@@ -18,8 +19,10 @@ TOL = 1e-3
 
 def _random_lab(n, rng):
     """n Lab triples spanning the whole nominal range, with the extremes included."""
-    lab = np.stack([rng.uniform(0, 100, n), rng.uniform(-128, 127, n), rng.uniform(-128, 127, n)], -1)
-    corners = np.array([[L, a, b] for L in (0, 100) for a in (-128, 127) for b in (-128, 127)], float)
+    lab = np.stack([rng.uniform(0, 100, n), rng.uniform(-128, 127, n), rng.uniform(-128, 127, n)],
+                   -1)
+    corners = np.array([[L, a, b] for L in (0, 100) for a in (-128, 127) for b in (-128, 127)],
+                       float)
     return np.concatenate([corners, lab]).reshape(1, -1, 3)
 
 
@@ -117,7 +120,8 @@ def test_conversions_are_differentiable():
     lab = rgb_to_lab(torch.rand(2, 3, 5, 4, dtype=torch.float64) * 0.8 + 0.1).requires_grad_()
     assert torch.autograd.gradcheck(lab_to_rgb, (lab,))
     # gradients stay finite at the knees of the piecewise curves and at black
-    x = torch.tensor([0.0, 0.04045, 0.0031308, 1.0]).view(1, 1, 4).expand(3, 1, 4).clone().requires_grad_()
+    x = (torch.tensor([0.0, 0.04045, 0.0031308, 1.0]).view(1, 1, 4).expand(3, 1, 4).clone()
+         .requires_grad_())
     rgb_to_lab(x).sum().backward()
     assert torch.isfinite(x.grad).all()
 
@@ -162,7 +166,8 @@ def test_docstring_examples_run():
 @given(st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=3, max_size=3),
        st.sampled_from([np.float32, np.float64]))
 def test_both_directions_are_finite_for_any_finite_float(values, dtype):
-    x = np.clip(np.array(values), np.finfo(dtype).min, np.finfo(dtype).max).astype(dtype).reshape(1, 1, 3)
+    x = np.clip(np.array(values), np.finfo(dtype).min,
+                np.finfo(dtype).max).astype(dtype).reshape(1, 1, 3)
     assert np.isfinite(rgb_to_lab(x)).all()
     rgb = lab_to_rgb(x)
     assert np.isfinite(rgb).all() and rgb.min() >= 0 and rgb.max() <= 1

@@ -9,7 +9,8 @@ def test_course_dataset_uses_the_local_folder_when_given(tmp_path, monkeypatch):
     for split in ("train", "test"):
         (tmp_path / split / "cat").mkdir(parents=True)
         for i in range(3):
-            Image.fromarray(np.full((8, 8, 3), 40 * i, np.uint8)).save(tmp_path / split / "cat" / f"{i}.png")
+            Image.fromarray(np.full((8, 8, 3), 40 * i, np.uint8)).save(
+                tmp_path / split / "cat" / f"{i}.png")
     monkeypatch.setenv("COLORLAB_CIFAR10_DIR", str(tmp_path))
     monkeypatch.setenv("COLORLAB_CACHE", str(tmp_path / "cache"))
     assert course.local_cifar10() == tmp_path

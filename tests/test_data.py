@@ -1,4 +1,5 @@
-"""colorlab.data against Pillow / scikit-image / numpy references. No network (sockets are blocked)."""
+"""colorlab.data against Pillow / scikit-image / numpy references. No network (sockets are
+blocked)."""
 import os
 import socket
 import tarfile
@@ -64,9 +65,11 @@ def test_prepare_image_inputs_agree_and_exact_crop():
     img = RNG.integers(0, 256, (20, 30, 3), dtype=np.uint8)
     out = prepare_image(img, 20)  # short side already 20: pure centre crop, exact
     np.testing.assert_array_equal((out.permute(1, 2, 0).numpy() * 255).round(), img[:, 5:25])
-    assert torch.equal(prepare_image(torch.from_numpy(img).permute(2, 0, 1), 12), prepare_image(img, 12))
+    assert torch.equal(prepare_image(torch.from_numpy(img).permute(2, 0, 1), 12),
+                       prepare_image(img, 12))
     assert torch.allclose(prepare_image(img / 255.0, 12), prepare_image(img, 12), atol=1e-6)
-    assert torch.equal(prepare_image(img[..., 0], 8), prepare_image(np.repeat(img[..., :1], 3, 2), 8))
+    assert torch.equal(prepare_image(img[..., 0], 8),
+                       prepare_image(np.repeat(img[..., :1], 3, 2), 8))
     tall = RNG.integers(0, 256, (5000, 3, 3), dtype=np.uint8)
     assert prepare_image(tall, 3).shape == (3, 3, 3)
 
@@ -89,9 +92,11 @@ def test_sample_photos_are_the_shipped_photos():
     import skimage.data
     from sklearn.datasets import load_sample_image
     photos = sample_photos()
-    assert list(photos) == ["astronaut", "chelsea", "coffee", "rocket", "china", "flower", "grace_hopper"]
+    assert list(photos) == ["astronaut", "chelsea", "coffee", "rocket", "china", "flower",
+                            "grace_hopper"]
     for name, img in photos.items():
-        assert img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3 and min(img.shape[:2]) >= 256
+        assert (img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3
+                and min(img.shape[:2]) >= 256)
         assert img.std(axis=2).mean() > 5, f"{name} is not a colour photo"
     np.testing.assert_array_equal(photos["coffee"], skimage.data.coffee())
     np.testing.assert_array_equal(photos["china"], load_sample_image("china.jpg"))
@@ -104,7 +109,8 @@ def test_sample_photos_are_the_shipped_photos():
 def test_from_images_matches_skimage_lab():
     photos = sample_photos(["astronaut", "rocket"])
     ds = LabDataset.from_images(photos, size=24, name="two")
-    assert len(ds) == 2 and ds.size == 24 and ds.paths == ["astronaut", "rocket"] and ds.name == "two"
+    assert (len(ds) == 2 and ds.size == 24 and ds.paths == ["astronaut", "rocket"]
+            and ds.name == "two")
     assert ds.lab.shape == (2, 3, 24, 24) and ds.lab.dtype == torch.float32
     for i, img in enumerate(photos.values()):
         rgb8 = (prepare_image(img, 24).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
@@ -118,7 +124,8 @@ def test_from_images_matches_skimage_lab():
 
 
 def test_batch_without_augmentation_is_indexing():
-    ds = LabDataset.from_images([RNG.integers(0, 256, (10, 12, 3), dtype=np.uint8) for _ in range(5)], size=8)
+    ds = LabDataset.from_images([RNG.integers(0, 256, (10, 12, 3), dtype=np.uint8)
+                                 for _ in range(5)], size=8)
     idx = torch.tensor([4, 0, 4])
     L, ab = ds.batch(idx)
     assert torch.equal(torch.cat([L, ab], 1), ds.lab[idx])
@@ -135,8 +142,8 @@ def _reference_augment(x, pad, flip, oy, ox):
 
 def test_augmentation_is_a_flip_and_crop_drawn_from_the_generator():
     S, B = 16, 64
-    ds = LabDataset.from_images([RNG.integers(0, 256, (S, S, 3), dtype=np.uint8) for _ in range(B)], size=S,
-                                augment=True)
+    ds = LabDataset.from_images([RNG.integers(0, 256, (S, S, 3), dtype=np.uint8)
+                                 for _ in range(B)], size=S, augment=True)
     idx = torch.arange(B)
     torch.manual_seed(1)
     L1, ab1 = ds.batch(idx, torch.Generator().manual_seed(7))
@@ -149,7 +156,8 @@ def test_augmentation_is_a_flip_and_crop_drawn_from_the_generator():
     pad, found_flip, found_shift = S // 8, set(), set()
     for b in range(B):  # each output is exactly one of the (2 pad + 1)^2 x 2 candidates
         x = ds.lab[b].numpy()
-        hits = [(f, oy, ox) for f in (0, 1) for oy in range(2 * pad + 1) for ox in range(2 * pad + 1)
+        hits = [(f, oy, ox) for f in (0, 1) for oy in range(2 * pad + 1)
+                for ox in range(2 * pad + 1)
                 if np.array_equal(out[b], _reference_augment(x, pad, f, oy, ox))]
         assert hits, f"sample {b} is not a flip/crop of its image"
         found_flip.add(hits[0][0])
@@ -227,7 +235,8 @@ def test_folder_with_classes_splits_limit_and_bad_files(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ImageSkippedWarning)
         lim = load_dataset(f"folder:{root}", size=8, limit=5, cache=False)
-    assert lim.labels.tolist() == [0, 0, 1, 2, 2]  # round-robin: blue, green, red, blue, (bad green), red
+    # round-robin: blue, green, red, blue, (bad green), red
+    assert lim.labels.tolist() == [0, 0, 1, 2, 2]
     with pytest.raises(ValueError, match="no 'val' folder"):
         load_dataset(f"folder:{root}", split="val")
 
@@ -262,7 +271,8 @@ def test_folder_errors(tmp_path):
         load_dataset(f"folder:{tmp_path / 'empty'}")
     (tmp_path / "allbad").mkdir()
     (tmp_path / "allbad" / "a.png").write_bytes(b"")
-    with pytest.warns(ImageSkippedWarning), pytest.raises(ValueError, match="none of the 1 image files"):
+    with pytest.warns(ImageSkippedWarning), pytest.raises(ValueError,
+                                                          match="none of the 1 image files"):
         load_dataset(f"folder:{tmp_path / 'allbad'}")
 
 
@@ -298,7 +308,8 @@ def test_imagenette_offline_errors_and_a_local_copy_in_torchvisions_layout(tmp_p
         load_dataset("imagenette", root=tmp_path, split="test")
     with pytest.raises(OfflineError, match="offline"):
         load_dataset("imagenette", root=tmp_path / "none", split="val", download=True)
-    base = tmp_path / "tv" / "imagenette2-160" / "val"      # what torchvision extracts from the 160px archive
+    # what torchvision extracts from the 160px archive
+    base = tmp_path / "tv" / "imagenette2-160" / "val"
     for wnid, colour in (("n01440764", (200, 30, 30)), ("n02102040", (30, 30, 200))):
         for k in range(2):
             _write(base / wnid / f"ILSVRC_{k}.JPEG", _solid(colour, h=16 + 4 * k, w=24))
@@ -306,8 +317,9 @@ def test_imagenette_offline_errors_and_a_local_copy_in_torchvisions_layout(tmp_p
     assert len(ds) == 4 and ds.lab.shape == (4, 3, 8, 8)
     assert ds.classes == ["tench", "English springer"] and ds.labels.tolist() == [0, 0, 1, 1]
     assert all(Path(p).is_file() and p.endswith(".JPEG") for p in ds.paths)
-    assert load_dataset("imagenette", root=tmp_path / "tv", split="val", size=8, limit=2, cache=False) \
-        .labels.tolist() == [0, 1]                           # a limit is balanced over the classes
+    # a limit is balanced over the classes
+    assert load_dataset("imagenette", root=tmp_path / "tv", split="val", size=8, limit=2,
+                        cache=False).labels.tolist() == [0, 1]
 
 
 def test_load_dataset_argument_errors():
@@ -321,7 +333,7 @@ def test_load_dataset_argument_errors():
         load_dataset("samples", size=-1)
 
 
-# --------------------------------------------------------------------------- CIFAR-10 as JPEG folders
+# ------------------------------------------------------------------------- CIFAR-10 as JPEG folders
 @pytest.fixture(scope="module")
 def cifar_dir(tmp_path_factory):
     env = os.environ.get("COLORLAB_CIFAR10_DIR")
@@ -332,7 +344,8 @@ def cifar_dir(tmp_path_factory):
         pytest.skip(f"CIFAR-10 JPEGs not found at {archive} (only on the development machine)")
     out = tmp_path_factory.mktemp("cifar10")
     with tarfile.open(archive) as tar:  # the first 30 test images of each class are enough here
-        members = [m for m in tar if m.name.startswith("test/") and (m.isdir() or m.name[-8:-4] < "0030")]
+        members = [m for m in tar
+                   if m.name.startswith("test/") and (m.isdir() or m.name[-8:-4] < "0030")]
         safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}  # Python >= 3.10.12
         tar.extractall(out, members=members, **safe)
     return out
@@ -340,22 +353,24 @@ def cifar_dir(tmp_path_factory):
 
 def test_cifar10_folder_loads(cifar_dir, monkeypatch):
     ds = load_dataset(f"folder:{cifar_dir}", split="test", size=32, limit=250)
-    assert ds.classes == ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
-                          "truck"]
+    assert ds.classes == ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
+                          "ship", "truck"]
     assert len(ds) == 250 and np.bincount(ds.labels.numpy()).tolist() == [25] * 10
     first = Image.open(ds.paths[0])
     assert first.size == (32, 32)
-    np.testing.assert_allclose(ds.lab[0].permute(1, 2, 0).numpy(), rgb2lab(np.asarray(first.convert("RGB"))),
+    np.testing.assert_allclose(ds.lab[0].permute(1, 2, 0).numpy(),
+                               rgb2lab(np.asarray(first.convert("RGB"))),
                                atol=0.05)  # 32 px: no resize; float16 storage
-    monkeypatch.setattr(data.sources, "read_image", None)  # the reload must come from the cache alone
+    # the reload must come from the cache alone
+    monkeypatch.setattr(data.sources, "read_image", None)
     again = load_dataset(f"folder:{cifar_dir}", split="test", size=32, limit=250)
     assert torch.equal(again.lab, ds.lab) and again.paths == ds.paths
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_gpu_resident_dataset_batches_like_cpu():
-    ds = LabDataset.from_images([RNG.integers(0, 256, (12, 12, 3), dtype=np.uint8) for _ in range(6)],
-                                size=12, augment=True)
+    ds = LabDataset.from_images([RNG.integers(0, 256, (12, 12, 3), dtype=np.uint8)
+                                 for _ in range(6)], size=12, augment=True)
     cpu = ds.batch(torch.arange(6), torch.Generator().manual_seed(3))
     gpu = load_dataset("samples", size=12, limit=2, device="cuda")
     assert gpu.lab.is_cuda and gpu.batch(torch.tensor([1]))[0].is_cuda
@@ -379,12 +394,15 @@ def test_list_photos_gives_unread_files_balanced_by_class_or_sample_arrays(tmp_p
             _write(tmp_path / "test" / cls / f"{k}.png", _solid((k * 50, 0, 0), h=10 + k, w=20))
     (tmp_path / "test" / "dogs" / "bad.jpg").write_bytes(b"")      # listed, not read
     photos = list_photos(f"folder:{tmp_path}", split="test")
-    assert sorted(photos) == sorted([f"cats{os.sep}{k}.png" for k in range(3)] + [f"dogs{os.sep}{k}.png" for k in range(3)]
+    assert sorted(photos) == sorted([f"cats{os.sep}{k}.png" for k in range(3)]
+                                    + [f"dogs{os.sep}{k}.png" for k in range(3)]
                                     + [f"dogs{os.sep}bad.jpg"])
     assert all(isinstance(p, Path) and p.is_file() for p in photos.values())
-    assert sorted(list_photos(f"folder:{tmp_path}", split="test", limit=2)) == [f"cats{os.sep}0.png", f"dogs{os.sep}0.png"]
+    assert sorted(list_photos(f"folder:{tmp_path}", split="test", limit=2)) == [
+        f"cats{os.sep}0.png", f"dogs{os.sep}0.png"]
     samples = list_photos("samples", limit=3)
-    assert list(samples) == list(sample_photos())[:3] and all(v.dtype == np.uint8 for v in samples.values())
+    assert list(samples) == list(sample_photos())[:3] and all(v.dtype == np.uint8
+                                                              for v in samples.values())
     with pytest.raises(DatasetNotFoundError):
         list_photos("imagenette", root=tmp_path / "none", split="val")
     with pytest.raises(ValueError, match="unknown dataset"):

@@ -30,7 +30,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         cfg = self.server.cfg
         cfg["requests"].append(dict(self.headers))
-        if self.path != "/file.bin" and not self.path.endswith(".pth"):  # .pth: the same bytes, as weights
+        # .pth: the same bytes, as weights
+        if self.path != "/file.bin" and not self.path.endswith(".pth"):
             self.send_error(404)
             return
         start = 0
@@ -116,13 +117,15 @@ def test_server_without_range_restarts_cleanly(server, tmp_path):
     dest = tmp_path / "file.bin"
     (tmp_path / "file.bin.part").write_bytes(PAYLOAD[:120_000])
     download(url, dest, SHA, timeout=5)
-    assert dest.read_bytes() == PAYLOAD and len(httpd.cfg["requests"]) == 1  # 200: rewritten, not appended
+    # 200: rewritten, not appended
+    assert dest.read_bytes() == PAYLOAD and len(httpd.cfg["requests"]) == 1
 
 
 def test_corrupt_partial_file_restarts_once(server, tmp_path):
     httpd, url = server
     dest = tmp_path / "file.bin"
-    (tmp_path / "file.bin.part").write_bytes(b"\0" * 50_000)  # wrong bytes: resume gives a bad checksum
+    # wrong bytes: resume gives a bad checksum
+    (tmp_path / "file.bin.part").write_bytes(b"\0" * 50_000)
     download(url, dest, SHA, timeout=5)
     assert dest.read_bytes() == PAYLOAD and _ranges(httpd) == ["bytes=50000-", None]
 
@@ -171,7 +174,8 @@ def test_offline_fails_at_once_and_says_what_to_do(tmp_path, monkeypatch):
         download("https://example.org/weights.pt", tmp_path / "w.pt", SHA,
                  instead='use pretrained("mse") which ships with colorlab')
     msg = str(info.value)
-    assert "example.org" in msg and "offline" in msg and 'pretrained("mse")' in msg and str(tmp_path) in msg
+    assert ("example.org" in msg and "offline" in msg and 'pretrained("mse")' in msg
+            and str(tmp_path) in msg)
     with pytest.raises(OfflineError, match="example.org"):
         check_online("https://example.org/x")
     assert time.perf_counter() - t < 3.0 and list(tmp_path.iterdir()) == []
@@ -198,12 +202,15 @@ def test_weights_with_a_wrong_hash_are_refused_and_not_cached(server, tmp_path, 
     _, url = server
     monkeypatch.setenv("COLORLAB_CACHE", str(tmp_path))
     with pytest.raises(ChecksumError, match="SHA-256 mismatch.*not cached"):
-        load_eccv16(url.replace("file.bin", "eccv16-00000000.pth"))  # torch.hub style: hash prefix in the name
+        # torch.hub style: hash prefix in the name
+        load_eccv16(url.replace("file.bin", "eccv16-00000000.pth"))
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
-    right = url.replace("file.bin", f"eccv16-{SHA[:8]}.pth")  # the right hash, but random bytes, not weights
+    # the right hash, but random bytes, not weights
+    right = url.replace("file.bin", f"eccv16-{SHA[:8]}.pth")
     with pytest.raises(CheckpointError, match="not a PyTorch checkpoint"):
         load_eccv16(right)
     cached = tmp_path / "weights" / f"eccv16-{SHA[:8]}.pth"
-    assert cached.read_bytes() == PAYLOAD and [p for p in tmp_path.rglob("*") if p.is_file()] == [cached]
+    assert cached.read_bytes() == PAYLOAD and [p for p in tmp_path.rglob("*")
+                                               if p.is_file()] == [cached]
     with pytest.raises(ValueError, match="8 to 64 hex digits"):
         download(url, tmp_path / "x", "abc")

@@ -14,6 +14,7 @@ from colorlab.color import lab_to_rgb, rgb_to_lab
 from colorlab.data import sample_photos
 from colorlab.evaluation import evaluate
 from colorlab.io import ImageReadError
+from colorlab.metrics import scores
 
 
 def grey(L):
@@ -21,7 +22,8 @@ def grey(L):
 
 
 def _scored_lab(photo, size):
-    """The photo as whole-mode scores it, written out here: short side to ``size``, bicubic, antialiased."""
+    """The photo as whole-mode scores it, written out here: short side to ``size``, bicubic,
+    antialiased."""
     rgb = torch.from_numpy(photo).permute(2, 0, 1)[None].float() / 255
     h, w = rgb.shape[-2:]
     s = size / min(h, w)
@@ -40,7 +42,8 @@ def three_shapes():
 
 def test_grey_model_cast_is_the_mean_chroma_of_mean_ab_and_never_spikes(three_shapes):
     r = evaluate(grey, three_shapes, size=32, whole=True)
-    means = torch.cat([_scored_lab(p, 32)[:, 1:].double().mean((2, 3)) for p in three_shapes.values()])
+    means = torch.cat([_scored_lab(p, 32)[:, 1:].double().mean((2, 3))
+                       for p in three_shapes.values()])
     assert r["n_images"] == 3 and r["spikes"] == 0.0
     assert math.isclose(r["cast"], float(means.norm(dim=1).mean()), rel_tol=1e-3)
     assert math.isclose(r["tint"], float(means.mean(0).norm()), rel_tol=1e-3)
@@ -52,17 +55,21 @@ def test_grey_model_cast_is_the_mean_chroma_of_mean_ab_and_never_spikes(three_sh
 def test_a_model_that_adds_20_to_a_has_tint_20():
     colours = [(200, 40, 40), (40, 160, 60), (60, 80, 200)]          # one uniform colour per photo
     shapes = [(40, 40), (30, 70), (90, 30)]
-    photos = [np.broadcast_to(np.array(c, np.uint8), (*hw, 3)).copy() for c, hw in zip(colours, shapes)]
+    photos = [np.broadcast_to(np.array(c, np.uint8), (*hw, 3)).copy()
+              for c, hw in zip(colours, shapes)]
     truth = {round(float(lab[0, 0, 0, 0]), 3): lab[0, 1:, 0, 0] for lab in
-             (rgb_to_lab(torch.tensor(c, dtype=torch.float32).view(1, 3, 1, 1) / 255) for c in colours)}
+             (rgb_to_lab(torch.tensor(c, dtype=torch.float32).view(1, 3, 1, 1) / 255)
+              for c in colours)}
 
     def shifted(L):                                       # knows each photo's colour from its L
-        ab = [truth[min(truth, key=lambda k: abs(k - float(row.mean())))] + torch.tensor([20.0, 0.0]) for row in L]
+        ab = [truth[min(truth, key=lambda k: abs(k - float(row.mean())))]
+              + torch.tensor([20.0, 0.0]) for row in L]
         return torch.stack(ab)[:, :, None, None].expand(L.shape[0], 2, *L.shape[2:])
 
     r = evaluate(shifted, photos, size=24, whole=True)
     assert r["n_images"] == 3
-    assert math.isclose(r["tint"], 20.0, abs_tol=0.05) and math.isclose(r["cast"], 20.0, abs_tol=0.05)
+    assert (math.isclose(r["tint"], 20.0, abs_tol=0.05)
+            and math.isclose(r["cast"], 20.0, abs_tol=0.05))
     assert r["spikes"] == 0.0                              # 20 more chroma is under the 40 margin
     square = evaluate(shifted, photos, size=24)
     assert math.isclose(square["tint"], 20.0, abs_tol=0.05)
@@ -81,9 +88,11 @@ def test_whole_photos_of_three_aspect_ratios_at_the_models_working_size(three_sh
     assert r["n_images"] == 3
     assert all(math.isfinite(v) for v in r.values()), r
     assert 0 <= r["spikes"] <= 1 and 0 <= r["auc"] <= 1 and 0 <= r["auc_rebalanced"] <= 1
-    assert seen == [(16, 16), (16, 24), (19, 16)]          # predicted at the working size, aspect kept ...
+    # predicted at the working size, aspect kept ...
+    assert seen == [(16, 16), (16, 24), (19, 16)]
     seen.clear()
-    evaluate(model, three_shapes, size=48, whole=True, predict_size=24)   # ... unless told otherwise
+    # ... unless told otherwise
+    evaluate(model, three_shapes, size=48, whole=True, predict_size=24)
     assert [min(hw) for hw in seen] == [24, 24, 24]
 
 
@@ -112,7 +121,8 @@ def test_whole_mode_scores_exactly_what_colorize_image_makes():
     to_t = lambda a: torch.from_numpy(a).permute(2, 0, 1)[None].double() / 255   # noqa: E731
     true_rgb = lab_to_rgb(rgb_to_lab(to_t(photo)))
     assert math.isclose(r["psnr"], metrics.psnr(to_t(out), true_rgb), abs_tol=0.05)
-    assert math.isclose(r["colorfulness"], metrics.colorfulness(to_t(out)), rel_tol=0.02, abs_tol=0.2)
+    assert math.isclose(r["colorfulness"], metrics.colorfulness(to_t(out)), rel_tol=0.02,
+                        abs_tol=0.2)
 
 
 def test_rebalanced_auc_weights_by_the_prior_of_all_photos(three_shapes):
@@ -123,12 +133,12 @@ def test_rebalanced_auc_weights_by_the_prior_of_all_photos(three_shapes):
     w = q.rebalance_weights(q.prior(pixels), lam=0.0).double()
     num = den = 0.0
     for t in true:
-        hits = metrics._auc_hits(torch.zeros_like(t), t, 150)
+        hits = scores._auc_hits(torch.zeros_like(t), t, 150)
         wt = w[q.hard_encode(t.float())]
         num, den = num + float((hits * wt).sum()), den + float(wt.sum())
     r = evaluate(grey, three_shapes, size=24, whole=True, quantizer=q)
     assert math.isclose(r["auc_rebalanced"], num / den, rel_tol=1e-3)
-    all_hits = torch.cat([metrics._auc_hits(torch.zeros_like(t), t, 150).reshape(-1) for t in true])
+    all_hits = torch.cat([scores._auc_hits(torch.zeros_like(t), t, 150).reshape(-1) for t in true])
     assert math.isclose(r["auc"], float(all_hits.mean()), rel_tol=1e-3)   # pooled over all pixels
 
 
@@ -139,7 +149,8 @@ def test_whole_mode_reads_file_paths_and_names_an_unreadable_one(tmp_path, three
         Image.fromarray(photo).save(paths[-1])
     from_files = evaluate(grey, [str(p) for p in paths], size=24, whole=True)
     assert from_files == evaluate(grey, three_shapes, size=24, whole=True)
-    assert evaluate(grey, iter(paths), size=24, whole=True) == from_files      # any iterable, one at a time
+    # any iterable, one at a time
+    assert evaluate(grey, iter(paths), size=24, whole=True) == from_files
     (tmp_path / "broken.jpg").write_bytes(b"not a jpeg")
     with pytest.raises(ImageReadError, match="broken.jpg"):
         evaluate(grey, [paths[0], tmp_path / "broken.jpg"], size=24, whole=True)

@@ -32,8 +32,8 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
 def _bomb_png(w=100_000, h=100_000) -> bytes:
     """A 100-byte PNG that claims w x h pixels (what a decompression bomb looks like to Pillow)."""
     ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", zlib.compress(b"\0" * 64))
-            + _png_chunk(b"IEND", b""))
+    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr)
+            + _png_chunk(b"IDAT", zlib.compress(b"\0" * 64)) + _png_chunk(b"IEND", b""))
 
 
 def _sha(path):
@@ -115,7 +115,8 @@ def test_greyscale_and_grey_stored_as_rgb(tmp_path):
         out = read_image(tmp_path / name)
         assert out.dtype == np.uint8 and out.shape == (7, 9, 3)
         np.testing.assert_array_equal(out, np.stack([grey] * 3, axis=2))
-    np.testing.assert_array_equal(read_image(tmp_path / "bw.png")[..., 0], np.where(grey > 127, 255, 0))
+    np.testing.assert_array_equal(read_image(tmp_path / "bw.png")[..., 0],
+                                  np.where(grey > 127, 255, 0))
 
 
 def test_rgba_and_la_composited_on_white(tmp_path):
@@ -182,7 +183,8 @@ def test_exif_rotation_applied(tmp_path):
     out = read_image(tmp_path / "rot.jpg")
     expected = np.rot90(rgb, k=-1)  # clockwise: the red left half ends on top
     assert out.shape == expected.shape == (32, 16, 3)
-    assert (np.abs(out.astype(int) - expected) > 60).mean() < 0.05  # JPEG blurs the red/blue edge only
+    # JPEG blurs the red/blue edge only
+    assert (np.abs(out.astype(int) - expected) > 60).mean() < 0.05
     assert (out[:12, :, 0] > 200).all() and (out[20:, :, 2] > 200).all()
 
 
@@ -212,8 +214,8 @@ def test_non_ascii_names_and_inputs_unchanged(tmp_path, bad_files):
 
 # --------------------------------------------------------------------------- listing
 def test_list_images(tmp_path):
-    for rel in ["b.JPG", "a.png", "c/d.webp", "c/e/f.tiff", ".hidden.png", ".cache/x.png", "notes.txt",
-                "g.JpEg"]:
+    for rel in ["b.JPG", "a.png", "c/d.webp", "c/e/f.tiff", ".hidden.png", ".cache/x.png",
+                "notes.txt", "g.JpEg"]:
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_bytes(b"x")
     rel = [p.relative_to(tmp_path).as_posix() for p in list_images(tmp_path)]

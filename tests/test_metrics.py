@@ -9,12 +9,14 @@ from test_quantize import _one_thread  # noqa: E402,F401  (autouse: one torch th
 
 from colorlab import data, metrics
 from colorlab.color import lab_to_rgb, rgb_to_lab
+from colorlab.metrics import casts
 from colorlab.quantize import ABQuantizer
 
 
 def _images(n=3, size=32, seed=0):
     g = torch.Generator().manual_seed(seed)
-    true = torch.nn.functional.interpolate(torch.rand(n, 3, 8, 8, generator=g), size=size, mode="bilinear")
+    true = torch.nn.functional.interpolate(torch.rand(n, 3, 8, 8, generator=g), size=size,
+                                           mode="bilinear")
     pred = (true + 0.1 * torch.randn(n, 3, size, size, generator=g)).clamp(0, 1)
     return pred, true
 
@@ -25,7 +27,8 @@ def _hwc(x, i):
 
 def test_psnr_matches_skimage():
     pred, true = _images()
-    ref = np.mean([peak_signal_noise_ratio(_hwc(true, i), _hwc(pred, i), data_range=1.0) for i in range(3)])
+    ref = np.mean([peak_signal_noise_ratio(_hwc(true, i), _hwc(pred, i), data_range=1.0)
+                   for i in range(3)])
     assert math.isclose(metrics.psnr(pred, true), ref, rel_tol=1e-9)
     assert metrics.psnr(true, true) == 100.0
     with pytest.raises(ValueError):
@@ -34,8 +37,9 @@ def test_psnr_matches_skimage():
 
 def test_ssim_matches_skimage():
     pred, true = _images()
-    ref = np.mean([structural_similarity(_hwc(true, i), _hwc(pred, i), data_range=1.0, channel_axis=-1,
-                                         gaussian_weights=True, sigma=1.5, use_sample_covariance=False)
+    ref = np.mean([structural_similarity(_hwc(true, i), _hwc(pred, i), data_range=1.0,
+                                         channel_axis=-1, gaussian_weights=True, sigma=1.5,
+                                         use_sample_covariance=False)
                    for i in range(3)])
     assert abs(metrics.ssim(pred, true) - ref) < 1e-6
     assert math.isclose(metrics.ssim(true, true), 1.0, abs_tol=1e-9)
@@ -89,7 +93,8 @@ def test_colorfulness_against_numpy_formula():
     def hs(img):                                     # REFERENCES.md, on 0..255 RGB
         R, G, B = (img * 255.0).transpose(2, 0, 1)
         rg, yb = R - G, 0.5 * (R + G) - B
-        return np.sqrt(rg.std() ** 2 + yb.std() ** 2) + 0.3 * np.sqrt(rg.mean() ** 2 + yb.mean() ** 2)
+        return (np.sqrt(rg.std() ** 2 + yb.std() ** 2)
+                + 0.3 * np.sqrt(rg.mean() ** 2 + yb.mean() ** 2))
     ref = np.mean([hs(_hwc(pred, i)) for i in range(2)])
     assert math.isclose(metrics.colorfulness(pred), ref, rel_tol=1e-9)
     assert metrics.colorfulness(torch.full((1, 3, 4, 4), 0.3)) == 0.0
@@ -123,7 +128,8 @@ def test_evaluate_dict_against_individual_metrics():
     r = metrics.evaluate(model, lab, batch_size=2)
     assert model.training                                 # mode restored
     assert set(r) == {"psnr", "ssim", "auc", "auc_rebalanced", "colorfulness", "colorfulness_gt",
-                      "colorfulness_ratio", "chroma_ratio", "cast", "tint", "spikes", "n_images"}
+                      "colorfulness_ratio", "smooth_colorfulness_ratio", "chroma_ratio", "cast",
+                      "tint", "spikes", "n_images"}
     pred_ab = lab[:, 1:] * 0.5
     pred_rgb = lab_to_rgb(torch.cat([lab[:, :1], pred_ab], 1))
     true_rgb = lab_to_rgb(lab)
@@ -131,11 +137,16 @@ def test_evaluate_dict_against_individual_metrics():
     assert math.isclose(r["psnr"], metrics.psnr(pred_rgb, true_rgb), rel_tol=1e-6)
     assert math.isclose(r["ssim"], metrics.ssim(pred_rgb, true_rgb), rel_tol=1e-6)
     assert math.isclose(r["auc"], metrics.auc_ab(pred_ab, lab[:, 1:]), rel_tol=1e-6)
-    assert math.isclose(r["auc_rebalanced"], metrics.auc_ab_rebalanced(pred_ab, lab[:, 1:]), rel_tol=1e-6)
+    assert math.isclose(r["auc_rebalanced"], metrics.auc_ab_rebalanced(pred_ab, lab[:, 1:]),
+                        rel_tol=1e-6)
     assert math.isclose(r["chroma_ratio"], 0.5, rel_tol=1e-6)
     assert math.isclose(r["colorfulness_gt"], metrics.colorfulness(true_rgb), rel_tol=1e-6)
-    assert math.isclose(r["colorfulness_ratio"], r["colorfulness"] / r["colorfulness_gt"], rel_tol=1e-9)
-    assert math.isclose(r["cast"], metrics.colour_cast(pred_ab, lab[:, 1:]), rel_tol=1e-6, abs_tol=1e-9)
+    assert math.isclose(r["colorfulness_ratio"], r["colorfulness"] / r["colorfulness_gt"],
+                        rel_tol=1e-9)
+    smooth = metrics.smooth_colorfulness(pred_rgb) / metrics.smooth_colorfulness(true_rgb)
+    assert math.isclose(r["smooth_colorfulness_ratio"], smooth, rel_tol=1e-3)
+    assert math.isclose(r["cast"], metrics.colour_cast(pred_ab, lab[:, 1:]), rel_tol=1e-6,
+                        abs_tol=1e-9)
     assert math.isclose(r["tint"], metrics.tint(pred_ab, lab[:, 1:]), rel_tol=1e-6, abs_tol=1e-9)
     assert r["spikes"] == metrics.chroma_spikes(pred_ab, lab[:, 1:]) == 0.0
 
@@ -180,7 +191,8 @@ def test_colour_cast_is_the_mean_distance_of_mean_ab_per_image():
     g = torch.Generator().manual_seed(5)
     true = torch.randn(3, 2, 6, 9, generator=g) * 20
     pred = torch.randn(3, 2, 6, 9, generator=g) * 20
-    ref = np.mean([np.hypot(*(pred[i].double().mean((1, 2)) - true[i].double().mean((1, 2))).numpy())
+    ref = np.mean([np.hypot(*(pred[i].double().mean((1, 2))
+                              - true[i].double().mean((1, 2))).numpy())
                    for i in range(3)])
     assert math.isclose(metrics.colour_cast(pred, true), ref, rel_tol=1e-9)
     assert metrics.colour_cast(true, true) == 0.0
@@ -199,25 +211,27 @@ def test_tint_averages_over_photos_first():
     opposite = true.clone()
     opposite[:2, 1] += 15.0
     opposite[2:, 1] -= 15.0                                  # opposite casts: no systematic tint
-    assert metrics.tint(opposite, true) < 1e-6 and math.isclose(metrics.colour_cast(opposite, true), 15.0,
-                                                                rel_tol=1e-6)
+    assert (metrics.tint(opposite, true) < 1e-6
+            and math.isclose(metrics.colour_cast(opposite, true), 15.0, rel_tol=1e-6))
     # the helper takes (N, 2) per-photo means, so photos of different sizes can be pooled
     means_p, means_t = [[1.0, 2.0], [3.0, 2.0]], [[0.0, 0.0], [0.0, 0.0]]
-    assert math.isclose(metrics._tint_from_means(means_p, means_t), math.hypot(2.0, 2.0))
+    assert math.isclose(casts._tint_from_means(means_p, means_t), math.hypot(2.0, 2.0))
     with pytest.raises(ValueError, match="tint"):
-        metrics._tint_from_means(torch.zeros(0, 2), torch.zeros(0, 2))
+        casts._tint_from_means(torch.zeros(0, 2), torch.zeros(0, 2))
 
 
 def test_chroma_spikes_use_the_999th_percentile_against_numpy():
     g = torch.Generator().manual_seed(6)
     true = torch.randn(4, 2, 50, 40, generator=g) * 10
     pred = true.clone()
-    pred[1, 0, :3, :3] += 120.0                           # 9 of 2000 pixels: above the 99.9th percentile
+    # 9 of 2000 pixels: above the 99.9th percentile
+    pred[1, 0, :3, :3] += 120.0
     pred[2, 0, 0, 0] += 120.0                             # 1 pixel: below it, no spike
     chroma = lambda ab: np.hypot(ab[:, 0], ab[:, 1]).reshape(len(ab), -1)   # noqa: E731
     p_np = np.percentile(chroma(pred.double().numpy()), 99.9, axis=1)
-    assert np.allclose(metrics._chroma_quantile_per_image(pred.double()).numpy(), p_np, rtol=1e-12)
-    assert metrics._spikes_per_image(pred.double(), true.double(), 40.0).tolist() == [False, True, False, False]
+    assert np.allclose(casts._chroma_quantile_per_image(pred.double()).numpy(), p_np, rtol=1e-12)
+    assert casts._spikes_per_image(pred.double(), true.double(), 40.0).tolist() == [
+        False, True, False, False]
     assert metrics.chroma_spikes(pred, true) == 0.25
     assert metrics.chroma_spikes(pred, true, margin=1000.0) == 0.0
     assert metrics.chroma_spikes(torch.zeros_like(true), true) == 0.0   # grey never spikes
@@ -232,3 +246,17 @@ def test_metrics_module_does_not_import_models_and_still_offers_evaluate():
     subprocess.run([sys.executable, "-c", code], check=True)
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         _ = metrics.nope
+
+
+def test_smooth_colorfulness_ignores_speckle_but_keeps_object_colour():
+    lab = torch.zeros(1, 3, 48, 48)
+    lab[:, 0] = 60.0
+    speckled = lab.clone()
+    speckled[:, 1, ::2, ::2], speckled[:, 1, 1::2, 1::2] = 50.0, -50.0   # red/green speckle
+    patch = lab.clone()
+    patch[:, 1, :, :24] = 40.0                                           # a red object, left half
+    cf = {k: (metrics.colorfulness(lab_to_rgb(v)), metrics.smooth_colorfulness(lab_to_rgb(v)))
+          for k, v in {"speckle": speckled, "object": patch}.items()}
+    assert cf["speckle"][0] > 20 and cf["speckle"][1] < 0.1 * cf["speckle"][0]
+    assert cf["object"][1] > 0.8 * cf["object"][0]
+    assert metrics.smooth_colorfulness(lab_to_rgb(lab)) < 0.01

@@ -154,7 +154,8 @@ def test_colorize_image_resizes_the_short_side_without_cropping(monkeypatch):
     assert seen == [(1, 1, 16, 40)]
     model.colorize_image(np.zeros((50, 20), np.uint8), size=8)
     assert seen[-1] == (1, 1, 20, 8)
-    cm.build("mse", image_size=24).colorize_image(np.zeros((48, 48), np.uint8))  # default: image_size
+    # default: image_size
+    cm.build("mse", image_size=24).colorize_image(np.zeros((48, 48), np.uint8))
     with pytest.raises(ValueError, match="size"):
         model.colorize_image(np.zeros((8, 8), np.uint8), size=0)
     with pytest.raises(ValueError, match="HxW"):
@@ -164,7 +165,8 @@ def test_colorize_image_resizes_the_short_side_without_cropping(monkeypatch):
 # ----------------------------------------------------------------------------- classification
 def test_class_decodes_with_the_quantizer_and_temperature(quantizer):
     model = small("class", quantizer).eval()
-    torch.testing.assert_close(model.centers, torch.as_tensor(quantizer.centers).float(), atol=1e-4, rtol=0)
+    torch.testing.assert_close(model.centers, torch.as_tensor(quantizer.centers).float(), atol=1e-4,
+                               rtol=0)
     L = torch.rand(1, 1, 31, 45) * 100
     with torch.no_grad():
         model.T = 1.0

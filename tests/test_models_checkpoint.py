@@ -56,7 +56,8 @@ def test_checkpoint_round_trip_rebuilds_from_config_alone(name, tmp_path):
 def test_half_precision_checkpoint_loads_into_float32(tmp_path):
     model = small("gan").eval()
     payload = checkpoint_payload(model, half=True)
-    assert all(v.dtype == torch.float16 for v in payload["model_state"].values() if v.is_floating_point())
+    assert all(v.dtype == torch.float16 for v in payload["model_state"].values()
+               if v.is_floating_point())
     loaded = load_checkpoint(save(payload, tmp_path / "g16.pt"))
     assert next(loaded.parameters()).dtype == torch.float32
     L = torch.rand(1, 1, 32, 32) * 100
@@ -196,7 +197,8 @@ def test_hostile_pickle_is_refused_and_never_runs(tmp_path, writer):
         payload = {"format": "colorlab-checkpoint", "evil": _Hostile(marker)}
         path.write_bytes(pickle.dumps(payload, protocol=int(writer[-1])))
     assert not marker.exists()
-    expected = "not a PyTorch checkpoint.*refused" if writer == "pickle4" else "refused: it would call.*open"
+    expected = ("not a PyTorch checkpoint.*refused" if writer == "pickle4"
+                else "refused: it would call.*open")
     with pytest.raises(CheckpointError, match="hostile.pt: " + expected):
         load_checkpoint(path)
     assert not marker.exists()
@@ -211,10 +213,12 @@ def eccv16_file(tmp_path_factory):
     """A synthetic state_dict with the published ECCV16 keys and shapes (random values)."""
     torch.manual_seed(0)
     state = cm.build("class", Q=313, width=1.0).state_dict()
-    a, b = torch.meshgrid(torch.arange(-110, 111, 10.0), torch.arange(-110, 111, 10.0), indexing="ij")
+    a, b = torch.meshgrid(torch.arange(-110, 111, 10.0), torch.arange(-110, 111, 10.0),
+                          indexing="ij")
     centers = torch.stack([a.flatten(), b.flatten()], 1)[:313]
     state["model_out.weight"] = (centers / 110).T[:, :, None, None].clone()
-    state = {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}  # old-style file
+    # old-style file
+    state = {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
     path = tmp_path_factory.mktemp("eccv16") / "colorization_release_v2-9b330a0b.pth"
     torch.save(state, path)
     return path, state, centers

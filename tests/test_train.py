@@ -1,4 +1,5 @@
-"""The training engine on tiny test doubles: every kind trains, errors are clear, data order is exact."""
+"""The training engine on tiny test doubles: every kind trains, errors are clear, data order is
+exact."""
 import math
 
 import pytest
@@ -59,7 +60,8 @@ def test_nogan_pretraining_leaves_discriminator_alone_then_adversarial():
     seed_everything(0)
     gan = TinyGAN()
     d0 = [p.clone() for p in gan.discriminator.parameters()]
-    history = train(gan, TinyDataset(), 4, batch_size=4, pretrain_steps=4, progress=False, log_every=2)
+    history = train(gan, TinyDataset(), 4, batch_size=4, pretrain_steps=4, progress=False,
+                    log_every=2)
     assert all(torch.equal(a, b) for a, b in zip(d0, gan.discriminator.parameters()))
     assert all("d_loss" not in row for row in history)
     _, history = fit(TinyGAN, steps=4, pretrain_steps=2)
@@ -88,7 +90,8 @@ class Poisoned(TinyModel):
 
 def test_nan_loss_stops_with_the_step_and_the_loss_named():
     Poisoned.calls = 0
-    with pytest.raises(NonFiniteLossError, match=r"'loss' loss is nan at step 4 of 10 \(regression"):
+    with pytest.raises(NonFiniteLossError,
+                       match=r"'loss' loss is nan at step 4 of 10 \(regression"):
         fit(Poisoned, steps=10)
 
 

@@ -46,7 +46,8 @@ def test_gamut_image_matches_known_colours():
     img = viz.gamut_image(50.0, resolution=47, ab_range=115.0)
     assert img.shape == (47, 47, 4)
     assert img[23, 23, 3] == 1.0                     # neutral grey is in gamut
-    np.testing.assert_allclose(img[23, 23, :3], lab_to_rgb(np.array([[[50.0, 0.0, 0.0]]]))[0, 0], atol=1e-6)
+    np.testing.assert_allclose(img[23, 23, :3], lab_to_rgb(np.array([[[50.0, 0.0, 0.0]]]))[0, 0],
+                               atol=1e-6)
     assert img[0, 0, 3] == 0.0                       # a = b = -115 at L=50: not an sRGB colour
     assert 0.2 < img[..., 3].mean() < 0.8
 
@@ -99,13 +100,15 @@ def test_contact_sheet_whole_photos_one_pixel_per_pixel_titles_and_row_labels():
     from colorlab.data import sample_photos
     photos = sample_photos(["chelsea", "grace_hopper"])             # landscape and portrait
     photos = dict(zip(["cat.jpg", "navy.jpg"], photos.values()))
-    models = {"mse": cm.build("mse", width=0.25, image_size=16), "my-class": cm.build("class", width=0.25)}
+    models = {"mse": cm.build("mse", width=0.25, image_size=16),
+              "my-class": cm.build("class", width=0.25)}
     fig = viz.contact_sheet(photos, models, size=64)
     assert len(fig.axes) == 2 * 4
     assert [ax.get_title() for ax in fig.axes[:4]] == ["original", "grey input", "mse", "my-class"]
     assert [fig.axes[i].get_ylabel() for i in (0, 4)] == ["cat.jpg", "navy.jpg"]
     shapes = [ax.get_images()[0].get_array().shape[:2] for ax in fig.axes]
-    assert shapes[:4] == [(64, 96)] * 4 and shapes[4:] == [(75, 64)] * 4   # short side 64, aspect kept
+    # short side 64, aspect kept
+    assert shapes[:4] == [(64, 96)] * 4 and shapes[4:] == [(75, 64)] * 4
     img = _render(fig)
     h, w = img.shape[:2]
     assert h >= 64 + 75 and w >= 4 * 96                     # tiles are drawn at full size

@@ -1,4 +1,5 @@
-"""The widgets update in place, react to models, images, uploads and the temperature, and keep score."""
+"""The widgets update in place, react to models, images, uploads and the temperature, and keep
+score."""
 import json
 
 import numpy as np
@@ -68,7 +69,8 @@ def test_upload_of_good_and_broken_files(models, tmp_path):
     Image.fromarray(_photos()["gradient"]).convert("L").save(path)
     w.upload.value = (_upload("mine.png", path.read_bytes()),)
     assert w.image_picker.value == "upload: mine.png"
-    assert "ground truth" not in w.outputs and w.metrics == {}  # a grey photo has no truth to score against
+    # a grey photo has no truth to score against
+    assert "ground truth" not in w.outputs and w.metrics == {}
     w.upload.value = (_upload("broken.jpg", b"not an image"),)
     assert "broken.jpg" in w.status.value and w.image_picker.value == "upload: mine.png"
 

@@ -1,7 +1,8 @@
 """Images and datasets: one way to prepare an image, the offline sample photos, and Lab datasets.
 
 - :func:`prepare_image`: short side resized to ``size`` (bicubic, antialiased), centre crop.
-- :func:`sample_photos`: natural colour photos shipped inside scikit-image, scikit-learn, matplotlib.
+- :func:`sample_photos`: natural colour photos shipped inside scikit-image, scikit-learn,
+  matplotlib.
 - :func:`load_dataset`: "samples", "cifar10", "imagenette", "flowers102", "places365", "stl10",
   "folder:PATH", as a :class:`LabDataset` (one Lab tensor ``(N, 3, S, S)``, cached on disk,
   optionally on the GPU); :func:`list_photos`: a dataset's photos at their own size, unread.
@@ -20,5 +21,5 @@ from .prepare import SAMPLE_PHOTOS, prepare_batch, prepare_image, sample_photos
 from .sources import DATASETS, DatasetNotFoundError, ImageSkippedWarning, list_photos, load_dataset
 
 __all__ = ["prepare_image", "prepare_batch", "prepare_stack", "sample_photos", "SAMPLE_PHOTOS",
-           "load_dataset", "LabDataset", "augment_lab", "cache_dir", "DATASETS", "DatasetNotFoundError",
-           "ImageSkippedWarning", "list_photos"]
+           "load_dataset", "LabDataset", "augment_lab", "cache_dir", "DATASETS",
+           "DatasetNotFoundError", "ImageSkippedWarning", "list_photos"]

@@ -36,7 +36,8 @@ def cache_dir() -> Path:
 
 
 def cache_path(settings: dict, root=None) -> Path:
-    """The cache file for ``settings`` (a JSON-able dict), under ``root`` (default :func:`cache_dir`).
+    """The cache file for ``settings`` (a JSON-able dict), under ``root`` (default
+    :func:`cache_dir`).
 
     Examples
     --------
@@ -45,7 +46,8 @@ def cache_path(settings: dict, root=None) -> Path:
     """
     blob = json.dumps({"version": CACHE_VERSION, **settings}, sort_keys=True, default=str)
     key = hashlib.sha256(blob.encode()).hexdigest()[:24]
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(settings.get("name", "data")))[-40:].strip("_") or "data"
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_",
+                  str(settings.get("name", "data")))[-40:].strip("_") or "data"
     return Path(root if root is not None else cache_dir()) / "datasets" / f"{slug}-{key}.pt"
 
 
@@ -65,7 +67,8 @@ def save_cache(path: Path, payload: dict) -> None:
 
 
 def load_cache(path: Path):
-    """The cached payload (``weights_only=True``), or None if absent; a corrupt file is warned about.
+    """The cached payload (``weights_only=True``), or None if absent; a corrupt file is warned
+    about.
 
     Examples
     --------

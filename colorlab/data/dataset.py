@@ -1,4 +1,5 @@
-"""LabDataset: images prepared once, held as one Lab tensor, batched (and augmented) from a torch.Generator."""
+"""LabDataset: images prepared once, held as one Lab tensor, batched (and augmented) from a
+torch.Generator."""
 from __future__ import annotations
 
 import numpy as np
@@ -23,8 +24,9 @@ def _quantize(x: torch.Tensor) -> torch.Tensor:
 def prepare_stack(images, size: int) -> torch.Tensor:
     """Prepare many images (any sizes) into one uint8 tensor, batching images of equal shape.
 
-    Same result as stacking :func:`~colorlab.data.prepare_image` outputs rounded to 8 bit, but images
-    of equal shape are resized together, and memory stays bounded (pending inputs are flushed).
+    Same result as stacking :func:`~colorlab.data.prepare_image` outputs rounded to 8 bit, but
+    images of equal shape are resized together, and memory stays bounded (pending inputs are
+    flushed).
 
     Parameters
     ----------
@@ -82,7 +84,8 @@ def _rgb_to_lab_chunked(rgb: torch.Tensor) -> torch.Tensor:
 
 
 def augment_lab(lab: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Random horizontal flip (p = 1/2) and random crop (reflect-padded by S//8, at least 1) of a batch.
+    """Random horizontal flip (p = 1/2) and random crop (reflect-padded by S//8, at least 1) of a
+    batch.
 
     All randomness comes from ``generator`` (drawn on its device, then moved): the same generator
     state gives the same batch on every device.
@@ -110,8 +113,8 @@ def augment_lab(lab: torch.Tensor, generator: torch.Generator | None = None) -> 
     off = torch.randint(0, 2 * pad + 1, (B, 2), generator=generator, device=gdev).to(lab.device)
     padded = F.pad(lab, (pad, pad, pad, pad), mode="reflect" if pad < S else "replicate")
     ar = torch.arange(S, device=lab.device)
-    rows = off[:, :1] + ar                                                # (B, S)
-    cols = off[:, 1:] + torch.where(flip[:, None], S - 1 - ar, ar)        # (B, S), reversed if flipped
+    rows = off[:, :1] + ar                                          # (B, S)
+    cols = off[:, 1:] + torch.where(flip[:, None], S - 1 - ar, ar)  # (B, S), reversed if flipped
     b = torch.arange(B, device=lab.device)[:, None, None]
     out = padded.permute(0, 2, 3, 1)[b, rows[:, :, None], cols[:, None, :]]  # (B, S, S, C)
     return out.permute(0, 3, 1, 2).contiguous()
@@ -133,7 +136,8 @@ def crop_shapes(size: int, multiple: int = 32) -> list[tuple[int, int]]:
     return [(square, square), (short, long), (long, short)]
 
 
-def random_resized_crops(lab: torch.Tensor, shape: tuple[int, int], generator: torch.Generator | None = None,
+def random_resized_crops(lab: torch.Tensor, shape: tuple[int, int],
+                         generator: torch.Generator | None = None,
                          scale: tuple[float, float] = (0.3, 1.0)) -> torch.Tensor:
     """Random crops of a batch, each resized to ``shape`` (bilinear), half of them flipped.
 
@@ -174,7 +178,8 @@ def random_resized_crops(lab: torch.Tensor, shape: tuple[int, int], generator: t
     theta = torch.zeros(B, 2, 3, device=lab.device)
     theta[:, 0, 0], theta[:, 0, 2], theta[:, 1, 1], theta[:, 1, 2] = cw * flip, tx, ch, ty
     grid = F.affine_grid(theta, (B, lab.shape[1], h, w), align_corners=False)
-    return F.grid_sample(lab.float(), grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return F.grid_sample(lab.float(), grid, mode="bilinear", padding_mode="border",
+                         align_corners=False)
 
 
 class LabDataset(Dataset):
@@ -215,10 +220,11 @@ class LabDataset(Dataset):
     torch.Size([2, 1, 16, 16])
     """
 
-    def __init__(self, lab: torch.Tensor, name: str = "images", paths=None, labels=None, classes=None,
-                 augment: bool = False, device=None, crop_size: int | None = None):
+    def __init__(self, lab: torch.Tensor, name: str = "images", paths=None, labels=None,
+                 classes=None, augment: bool = False, device=None, crop_size: int | None = None):
         if lab.ndim != 4 or lab.shape[1] != 3 or lab.shape[2] != lab.shape[3]:
-            raise ValueError(f"LabDataset: lab must have shape (N, 3, S, S), got {tuple(lab.shape)}")
+            raise ValueError("LabDataset: lab must have shape (N, 3, S, S), "
+                             f"got {tuple(lab.shape)}")
         self.lab = lab.float()
         self.size = int(lab.shape[-1])
         self.name = name
@@ -233,7 +239,8 @@ class LabDataset(Dataset):
 
     @classmethod
     def from_rgb(cls, rgb: torch.Tensor, **kw) -> "LabDataset":
-        """From prepared RGB ``(N, 3, S, S)`` (uint8, or float in [0, 1]); converted in vectorised chunks.
+        """From prepared RGB ``(N, 3, S, S)`` (uint8, or float in [0, 1]); converted in vectorised
+        chunks.
 
         Examples
         --------
@@ -245,10 +252,11 @@ class LabDataset(Dataset):
     @classmethod
     def from_images(cls, images, size: int, name: str = "images", augment: bool = False,
                     device=None, **kw) -> "LabDataset":
-        """Prepare in-memory images (list of (H, W, 3) arrays, or a dict name -> array) into a dataset.
+        """Prepare in-memory images (list of (H, W, 3) arrays, or a dict name -> array) into a
+        dataset.
 
-        Each image goes through :func:`~colorlab.data.prepare_image` (resize short side, centre crop),
-        rounded to 8 bit, then to Lab. A dict's keys become :attr:`paths`.
+        Each image goes through :func:`~colorlab.data.prepare_image` (resize short side, centre
+        crop), rounded to 8 bit, then to Lab. A dict's keys become :attr:`paths`.
 
         Examples
         --------
@@ -262,18 +270,21 @@ class LabDataset(Dataset):
         images = list(images)
         if not images:
             raise ValueError("LabDataset.from_images: no images given")
-        return cls.from_rgb(prepare_stack(images, size), name=name, augment=augment, device=device, **kw)
+        return cls.from_rgb(prepare_stack(images, size), name=name, augment=augment, device=device,
+                            **kw)
 
     def __len__(self) -> int:
         return self.lab.shape[0]
 
     def __getitem__(self, i):
-        """``(L (1, S, S), ab (2, S, S))`` of image ``i``, un-augmented (use :meth:`batch` to augment)."""
+        """``(L (1, S, S), ab (2, S, S))`` of image ``i``, un-augmented (use :meth:`batch` to
+        augment)."""
         x = self.lab[i]
         return x[:1], x[1:]
 
     def batch(self, indices, generator: torch.Generator | None = None):
-        """A batch ``(L (B, 1, S, S), ab (B, 2, S, S))`` on :attr:`device`, augmented if :attr:`augment`.
+        """A batch ``(L (B, 1, S, S), ab (B, 2, S, S))`` on :attr:`device`, augmented if
+        :attr:`augment`.
 
         Parameters
         ----------
@@ -337,5 +348,5 @@ class LabDataset(Dataset):
         return lab_to_rgb(self.lab[i])
 
     def __repr__(self) -> str:
-        return (f"LabDataset(name={self.name!r}, n={len(self)}, size={self.size}, augment={self.augment}, "
-                f"device={self.device})")
+        return (f"LabDataset(name={self.name!r}, n={len(self)}, size={self.size}, "
+                f"augment={self.augment}, device={self.device})")

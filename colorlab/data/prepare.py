@@ -1,4 +1,5 @@
-"""Preparing images the one way colorlab does it, and the sample photos that ship with installed packages."""
+"""Preparing images the one way colorlab does it, and the sample photos that ship with installed
+packages."""
 from __future__ import annotations
 
 import numpy as np
@@ -16,14 +17,17 @@ SAMPLE_PHOTOS = {
     "chelsea": ("scikit-image", "skimage.data.chelsea()", "CC0 (Stefan van der Walt)"),
     "coffee": ("scikit-image", "skimage.data.coffee()", "CC0 (Rachel Michetti)"),
     "rocket": ("scikit-image", "skimage.data.rocket()", "public domain (SpaceX)"),
-    "china": ("scikit-learn", "sklearn.datasets.load_sample_image('china.jpg')", "CC BY 2.0 (danielbuechele)"),
-    "flower": ("scikit-learn", "sklearn.datasets.load_sample_image('flower.jpg')", "CC BY 2.0 (vultilion)"),
+    "china": ("scikit-learn", "sklearn.datasets.load_sample_image('china.jpg')",
+              "CC BY 2.0 (danielbuechele)"),
+    "flower": ("scikit-learn", "sklearn.datasets.load_sample_image('flower.jpg')",
+               "CC BY 2.0 (vultilion)"),
     "grace_hopper": ("matplotlib", "matplotlib.cbook.get_sample_data('grace_hopper.jpg')",
                      "public domain (US Navy)"),
 }
 
 
-MAX_ASPECT = 4  # longer images keep only their centre 4:1 window before resizing (the crop lies in it)
+# longer images keep only their centre 4:1 window before resizing (the crop lies in it)
+MAX_ASPECT = 4
 
 
 def _check_size(size) -> int:
@@ -31,10 +35,12 @@ def _check_size(size) -> int:
 
 
 def prepare_batch(images: torch.Tensor, size: int) -> torch.Tensor:
-    """Resize (short side to ``size``, bicubic, antialiased) and centre-crop a batch of same-size images.
+    """Resize (short side to ``size``, bicubic, antialiased) and centre-crop a batch of same-size
+    images.
 
-    Images more than 4 times longer than wide are first cut to their centre 4:1 window (which holds
-    the final crop and its resampling neighbourhood), so that thin strips cost no more than others.
+    Images more than 4 times longer than wide are first cut to their centre 4:1 window (which
+    holds the final crop and its resampling neighbourhood), so that thin strips cost no more than
+    others.
 
     Parameters
     ----------
@@ -67,7 +73,8 @@ def prepare_batch(images: torch.Tensor, size: int) -> torch.Tensor:
     if min(h, w) != size:
         scale = size / min(h, w)
         nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
-        x = F.interpolate(x, size=(nh, nw), mode="bicubic", antialias=True, align_corners=False).clamp_(0, 1)
+        x = F.interpolate(x, size=(nh, nw), mode="bicubic", antialias=True,
+                          align_corners=False).clamp_(0, 1)
         h, w = nh, nw
     top, left = (h - size) // 2, (w - size) // 2
     return x[:, :, top:top + size, left:left + size].contiguous()
@@ -76,9 +83,9 @@ def prepare_batch(images: torch.Tensor, size: int) -> torch.Tensor:
 def prepare_image(image, size: int) -> torch.Tensor:
     """Prepare one image the way every part of colorlab does: short side to ``size``, centre crop.
 
-    Resizing is bicubic with antialiasing (as Pillow's ``Image.resize(..., BICUBIC)``); the crop keeps
-    the centre ``size`` x ``size`` square. An image whose short side already equals ``size`` is only
-    cropped, so its pixels are kept exactly.
+    Resizing is bicubic with antialiasing (as Pillow's ``Image.resize(..., BICUBIC)``); the crop
+    keeps the centre ``size`` x ``size`` square. An image whose short side already equals ``size``
+    is only cropped, so its pixels are kept exactly.
 
     Parameters
     ----------
@@ -107,7 +114,8 @@ def prepare_image(image, size: int) -> torch.Tensor:
     if isinstance(image, torch.Tensor):
         t = image
         if t.ndim != 3 or t.shape[0] != 3:
-            raise ValueError(f"prepare_image: a tensor must have shape (3, H, W), got {tuple(t.shape)}")
+            raise ValueError("prepare_image: a tensor must have shape (3, H, W), "
+                             f"got {tuple(t.shape)}")
     else:
         a = np.asarray(image)
         if a.ndim == 2:
@@ -116,7 +124,8 @@ def prepare_image(image, size: int) -> torch.Tensor:
             raise ValueError(f"prepare_image: an array must have shape (H, W, 3), got {a.shape}")
         if a.dtype != np.uint8 and a.dtype.kind != "f":
             raise TypeError(f"prepare_image: expected uint8 or float in [0, 1], got {a.dtype}")
-        t = torch.from_numpy(np.ascontiguousarray(a) if a.flags.writeable else np.array(a)).permute(2, 0, 1)
+        t = torch.from_numpy(np.ascontiguousarray(a) if a.flags.writeable
+                             else np.array(a)).permute(2, 0, 1)
     return prepare_batch(t[None], size)[0]
 
 
@@ -134,7 +143,8 @@ def _load_sample(name: str) -> np.ndarray:
 
 
 def sample_photos(names=None) -> dict[str, np.ndarray]:
-    """The natural colour photos that ship inside scikit-image, scikit-learn and matplotlib (no network).
+    """The natural colour photos that ship inside scikit-image, scikit-learn and matplotlib (no
+    network).
 
     Parameters
     ----------
@@ -158,4 +168,5 @@ def sample_photos(names=None) -> dict[str, np.ndarray]:
     unknown = [n for n in names if n not in SAMPLE_PHOTOS]
     if unknown:
         raise ValueError(f"unknown sample photo(s) {unknown}; choose from {list(SAMPLE_PHOTOS)}")
-    return {n: np.array(_load_sample(n), dtype=np.uint8, order="C") for n in names}   # writable copies
+    # writable copies
+    return {n: np.array(_load_sample(n), dtype=np.uint8, order="C") for n in names}

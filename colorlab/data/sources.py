@@ -1,4 +1,5 @@
-"""load_dataset: the sample photos, image folders and torchvision datasets, as cached LabDatasets."""
+"""load_dataset: the sample photos, image folders and torchvision datasets, as cached
+LabDatasets."""
 from __future__ import annotations
 
 import hashlib
@@ -18,7 +19,8 @@ from .prepare import SAMPLE_PHOTOS, _check_size, sample_photos
 
 __all__ = ["load_dataset", "list_photos", "DatasetNotFoundError", "ImageSkippedWarning", "DATASETS"]
 
-#: torchvision datasets: name -> (class name, download URL (for the offline check), approx. size, splits)
+#: torchvision datasets: name -> (class name, download URL (for the offline check), approx. size,
+#: splits)
 DATASETS = {
     "cifar10": ("CIFAR10", "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz", "163 MB",
                 ("train", "test")),
@@ -32,8 +34,8 @@ DATASETS = {
                   "24 GB for train, 0.5 GB for test (= the official val set), 256x256 images",
                   ("train", "test", "val")),
 }
-_INSTEAD = ('use load_dataset("samples") (photos shipped with the installed packages, no network) or '
-            'load_dataset("folder:PATH") on a folder of your own images')
+_INSTEAD = ('use load_dataset("samples") (photos shipped with the installed packages, no network) '
+            'or load_dataset("folder:PATH") on a folder of your own images')
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -45,7 +47,8 @@ class ImageSkippedWarning(UserWarning):
 
 
 def _balanced_order(labels: np.ndarray) -> np.ndarray:
-    """Indices visiting the classes round-robin (each class in its own order): a limit stays balanced."""
+    """Indices visiting the classes round-robin (each class in its own order): a limit stays
+    balanced."""
     labels = np.asarray(labels)
     groups = [np.flatnonzero(labels == c) for c in np.unique(labels)]
     rank = np.empty(len(labels), dtype=np.int64)
@@ -76,7 +79,8 @@ def _folder_base(root: Path, split: str) -> Path:
     if not present:
         return root
     if split not in present:
-        raise ValueError(f"{root} has split folders {present} but no {split!r} folder; pass split= one of them")
+        raise ValueError(f"{root} has split folders {present} but no {split!r} folder; "
+                         "pass split= one of them")
     return root / split
 
 
@@ -98,10 +102,11 @@ def _read_images(paths, order, limit):
 def _load_folder(spec: str, split: str, size: int, limit, use_cache: bool, cache_root):
     root = Path(spec).expanduser()
     base = _folder_base(root, split)
-    files = _scan_images(str(base))  # plain strings: 50,000 Path objects cost more than the cache load
+    # plain strings: 50,000 Path objects cost more than the cache load
+    files = _scan_images(str(base))
     if not files:
-        raise ValueError(f"{base}: no image files found (looked for {', '.join(sorted(IMAGE_EXTENSIONS))}, "
-                         "recursively)")
+        raise ValueError(f"{base}: no image files found "
+                         f"(looked for {', '.join(sorted(IMAGE_EXTENSIONS))}, recursively)")
     skip = len(str(base)) + 1
     rel = [f[skip:].split(os.sep) for f in files]  # string ops: fast on 50,000 files
     classes = sorted({r[0] for r in rel if len(r) > 1})
@@ -111,8 +116,8 @@ def _load_folder(spec: str, split: str, size: int, limit, use_cache: bool, cache
     for f, r in zip(files, rel):
         st = os.stat(f)
         h.update(f"{'/'.join(r)}\t{st.st_size}\t{st.st_mtime_ns}\n".encode())
-    settings = {"name": f"folder-{base.resolve()}", "files": h.hexdigest(), "size": size, "limit": limit,
-                "records_skipped": True}
+    settings = {"name": f"folder-{base.resolve()}", "files": h.hexdigest(), "size": size,
+                "limit": limit, "records_skipped": True}
     built = []
 
     def build():
@@ -124,7 +129,8 @@ def _load_folder(spec: str, split: str, size: int, limit, use_cache: bool, cache
                              f"(first: {skipped[0] if skipped else '-'})")
         idx = [i for i, _ in kept]
         return {"lab": _to_lab16(prepare_stack((a for _, a in kept), size)),
-                "paths": "\0".join(files[i] for i in idx), "skipped": "\0".join(map(str, skipped)),
+                "paths": "\0".join(files[i] for i in idx),
+                "skipped": "\0".join(map(str, skipped)),
                 "labels": torch.from_numpy(labels[idx]), "classes": classes}
     payload = _cached(settings, build, use_cache, cache_root)
     if not built:  # read from the cache: warn again about the files skipped when it was made
@@ -142,23 +148,26 @@ def _torchvision_dataset(name: str, root: Path, split: str, download: bool):
     cls = getattr(tvd, cls_name)
     kw = {"cifar10": {"train": split == "train"}, "stl10": {"split": split},
           "flowers102": {"split": split}, "imagenette": {"split": split, "size": "160px"},
-          "places365": {"split": "train-standard" if split == "train" else "val", "small": True}}[name]
+          "places365": {"split": "train-standard" if split == "train" else "val",
+                        "small": True}}[name]
     try:
         return cls(str(root), download=False, **kw)
     except (RuntimeError, FileNotFoundError, OSError) as e:
         missing = e
     if not download:
         raise DatasetNotFoundError(
-            f"{name} ({split} split) is not under {root} ({missing}). Either pass download=True on a machine "
-            f"with internet access (torchvision downloads about {approx} and verifies its checksum), or "
-            f"{_INSTEAD}.") from None
-    check_online(url, timeout=5.0, instead=f"copy the {name} files into {root} from a machine that has them, "
-                                           f"or {_INSTEAD}")
+            f"{name} ({split} split) is not under {root} ({missing}). Either pass download=True on "
+            f"a machine with internet access (torchvision downloads about {approx} and verifies "
+            f"its checksum), or {_INSTEAD}.") from None
+    check_online(url, timeout=5.0,
+                 instead=f"copy the {name} files into {root} from a machine that has them, "
+                         f"or {_INSTEAD}")
     try:
         return cls(str(root), download=True, **kw)
     except OSError as e:  # connection lost mid-download, etc.
-        raise OfflineError(f"{name}: download into {root} failed ({e}). Retry on a stable connection "
-                           f"(torchvision resumes nothing, so it starts over), or {_INSTEAD}.") from None
+        raise OfflineError(f"{name}: download into {root} failed ({e}). Retry on a stable "
+                           "connection (torchvision resumes nothing, so it starts over), or "
+                           f"{_INSTEAD}.") from None
 
 
 def _torchvision_images(ds, name: str):
@@ -171,14 +180,16 @@ def _torchvision_images(ds, name: str):
     if name == "flowers102":
         return [Path(p) for p in ds._image_files], np.asarray(ds._labels), None
     if name == "imagenette":  # classes are tuples of synonyms: keep the first, e.g. "tench"
-        return ([Path(p) for p, _ in ds._samples], np.asarray([t for _, t in ds._samples], dtype=np.int64),
+        return ([Path(p) for p, _ in ds._samples],
+                np.asarray([t for _, t in ds._samples], dtype=np.int64),
                 [c[0] for c in ds.classes])
     return [Path(p) for p, _ in ds.imgs], np.asarray([t for _, t in ds.imgs]), list(ds.classes)
 
 
 def _load_torchvision(name, root, split, size, limit, download, use_cache, cache_root):
     root = Path(root).expanduser() if root is not None else cache_dir() / "torchvision"
-    settings = {"name": name, "root": str(root.resolve()), "split": split, "size": size, "limit": limit}
+    settings = {"name": name, "root": str(root.resolve()), "split": split, "size": size,
+                "limit": limit}
 
     def build():
         ds = _torchvision_dataset(name, root, split, download)
@@ -188,7 +199,8 @@ def _load_torchvision(name, root, split, size, limit, download, use_cache, cache
             kept, _ = _read_images(items, order, limit)
             idx, arrays = [i for i, _ in kept], [a for _, a in kept]
         else:
-            idx = sorted(order[:limit].tolist()) if limit is not None else list(range(len(items)))
+            idx = (sorted(order[:limit].tolist()) if limit is not None
+                   else list(range(len(items))))
             arrays = [items[i] for i in idx]
         paths = "\0".join(str(items[i]) for i in idx) if isinstance(items[0], Path) else None
         return {"lab": _to_lab16(prepare_stack(arrays, size)), "paths": paths,
@@ -198,7 +210,8 @@ def _load_torchvision(name, root, split, size, limit, download, use_cache, cache
 
 def list_photos(name: str, root=None, split: str = "train", limit: int | None = None,
                 download: bool = False) -> dict:
-    """The photos of a dataset at their own size, unread: ``{name: file path or HxWx3 uint8 array}``.
+    """The photos of a dataset at their own size, unread:
+    ``{name: file path or HxWx3 uint8 array}``.
 
     For scoring or showing whole photos (``evaluate(..., whole=True)``, ``colorlab compare``)
     rather than the square prepared images of :func:`load_dataset`. Files are not opened here.
@@ -231,19 +244,20 @@ def list_photos(name: str, root=None, split: str = "train", limit: int | None = 
         base = _folder_base(Path(name[len("folder:"):]).expanduser(), split)
         items = [Path(f) for f in _scan_images(str(base))]
         if not items:
-            raise ValueError(f"{base}: no image files found (looked for {', '.join(sorted(IMAGE_EXTENSIONS))}, "
-                             "recursively)")
+            raise ValueError(f"{base}: no image files found "
+                             f"(looked for {', '.join(sorted(IMAGE_EXTENSIONS))}, recursively)")
         keys = [str(p.relative_to(base)) for p in items]
         tops = [k.split(os.sep)[0] if os.sep in k else "" for k in keys]
         labels = np.unique(tops, return_inverse=True)[1].reshape(-1)
     elif name in DATASETS:
         root = Path(root).expanduser() if root is not None else cache_dir() / "torchvision"
-        items, labels, _ = _torchvision_images(_torchvision_dataset(name, root, split, download), name)
+        items, labels, _ = _torchvision_images(_torchvision_dataset(name, root, split, download),
+                                               name)
         keys = [f"{p.parent.name}/{p.name}" if isinstance(p, Path) else f"{name}-{split}-{i}"
                 for i, p in enumerate(items)]
     else:
-        raise ValueError(f"unknown dataset {name!r}; choose from 'samples', {', '.join(map(repr, DATASETS))} "
-                         f"or 'folder:PATH'")
+        raise ValueError(f"unknown dataset {name!r}; choose from 'samples', "
+                         f"{', '.join(map(repr, DATASETS))} or 'folder:PATH'")
     chosen = sorted(_balanced_order(labels)[:limit].tolist())
     return {keys[i]: items[i] for i in chosen}
 
@@ -268,17 +282,19 @@ def _cached(settings: dict, build, use_cache: bool, cache_root):
     return payload
 
 
-def load_dataset(name: str, root=None, split: str = "train", size: int = 64, download: bool = False,
-                 augment: bool = False, limit: int | None = None, cache=True, device=None) -> LabDataset:
-    """Load a dataset as a :class:`LabDataset` of S x S Lab images, prepared once and cached on disk.
+def load_dataset(name: str, root=None, split: str = "train", size: int = 64,
+                 download: bool = False, augment: bool = False, limit: int | None = None,
+                 cache=True, device=None) -> LabDataset:
+    """Load a dataset as a :class:`LabDataset` of S x S Lab images, prepared once and cached on
+    disk.
 
     Parameters
     ----------
     name : str
         "samples" (the offline photos of :func:`sample_photos`; ``split`` is ignored), "cifar10",
-        "imagenette" (the 160px version), "flowers102", "places365", "stl10" (through torchvision) or "folder:PATH" (every image under
-        PATH; sub-folders are classes; if PATH has train/ and test/ (or val/) folders, ``split``
-        picks one).
+        "imagenette" (the 160px version), "flowers102", "places365", "stl10" (through
+        torchvision) or "folder:PATH" (every image under PATH; sub-folders are classes; if PATH
+        has train/ and test/ (or val/) folders, ``split`` picks one).
     root : str or os.PathLike, optional
         Where torchvision datasets live (default ``<cache>/torchvision``). Unused otherwise.
     split : str
@@ -292,9 +308,10 @@ def load_dataset(name: str, root=None, split: str = "train", size: int = 64, dow
     augment : bool
         Random flips and crops in :meth:`LabDataset.batch`.
     limit : int, optional
-        Keep only the first ``limit`` images, taken round-robin over classes (balanced, deterministic).
-        In a folder, unreadable files are skipped (one :class:`ImageSkippedWarning` each, on every
-        load, also from the cache) and the next readable ones taken.
+        Keep only the first ``limit`` images, taken round-robin over classes (balanced,
+        deterministic). In a folder, unreadable files are skipped (one
+        :class:`ImageSkippedWarning` each, on every load, also from the cache) and the next
+        readable ones taken.
     cache : bool or str or os.PathLike
         Use the on-disk cache (``$COLORLAB_CACHE`` or ``~/.cache/colorlab``), or a cache folder.
     device : str or torch.device, optional
@@ -333,12 +350,14 @@ def load_dataset(name: str, root=None, split: str = "train", size: int = 64, dow
     if name == "samples":
         payload, label = _load_samples(size, limit, use_cache, cache_root)
     elif name.startswith("folder:"):
-        payload, label = _load_folder(name[len("folder:"):], split, size, limit, use_cache, cache_root)
+        payload, label = _load_folder(name[len("folder:"):], split, size, limit, use_cache,
+                                      cache_root)
     elif name in DATASETS:
-        payload, label = _load_torchvision(name, root, split, size, limit, download, use_cache, cache_root)
+        payload, label = _load_torchvision(name, root, split, size, limit, download, use_cache,
+                                           cache_root)
     else:
-        raise ValueError(f"unknown dataset {name!r}; choose from 'samples', {', '.join(map(repr, DATASETS))} "
-                         f"or 'folder:PATH'")
+        raise ValueError(f"unknown dataset {name!r}; choose from 'samples', "
+                         f"{', '.join(map(repr, DATASETS))} or 'folder:PATH'")
     # paths are cached as one "\0"-joined string: 50,000 separate strings unpickle slowly
     paths = payload["paths"].split("\0") if payload["paths"] is not None else None
     return LabDataset(payload["lab"].float(), name=label, paths=paths, labels=payload["labels"],

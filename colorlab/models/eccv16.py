@@ -4,12 +4,14 @@ A VGG-style network without pooling predicts, at 1/4 of the input resolution, lo
 ab bins of a :class:`colorlab.quantize.ABQuantizer`; :meth:`ClassColorizer.colorize` decodes them
 with the annealed mean (temperature ``T``, default 0.38) and upsamples ab to the input size.
 
-Layer plan (channels at ``width=1.0``; blocks end in BatchNorm; ``/2`` stride 2, ``d2`` dilation 2)::
+Layer plan (channels at ``width=1.0``; blocks end in BatchNorm; ``/2`` stride 2, ``d2``
+dilation 2)::
 
     model1  1 -> 64 -> 64/2            model5  512 x3 d2
     model2  128 -> 128/2               model6  512 x3 d2
     model3  256 -> 256 -> 256/2        model7  512 x3
-    model4  512 x3                     model8  4x4 transposed conv x2 -> 256, 256, 256, 1x1 -> Q logits
+    model4  512 x3                     model8  4x4 transposed conv x2 -> 256, 256, 256,
+                                               1x1 -> Q logits
     model_out  1x1, bias-free, Q -> 2: its weight is the bin centres / 110 (a buffer, never trained)
 
 At ``width=1.0`` and Q = 313 the state_dict keys and shapes are exactly those of the published
@@ -63,7 +65,8 @@ def check_temperature(T) -> float:
     except (TypeError, ValueError, RuntimeError):
         value = math.nan
     if isinstance(T, bool) or not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"temperature T must be a positive, finite number (0.38 in the paper), got {T!r}")
+        raise ValueError("temperature T must be a positive, finite number (0.38 in the paper), "
+                         f"got {T!r}")
     return value
 
 
@@ -157,11 +160,13 @@ class ClassColorizer(ColorizationModel):
                               image_size=image_size, **extra))
         self.T = T
         object.__setattr__(self, "_quantizer_cache", quantizer)  # never a registered submodule
-        self._build_network(int(Q), width=width, upsample=upsample, batchnorm=batchnorm, dropout=dropout)
+        self._build_network(int(Q), width=width, upsample=upsample, batchnorm=batchnorm,
+                            dropout=dropout)
         self.model_out = BinCentres(centers)
 
     def _build_network(self, Q: int, width, upsample, batchnorm, dropout) -> None:
-        """The layers from L to Q logits (subclasses with another network override this and forward)."""
+        """The layers from L to Q logits (subclasses with another network override this and
+        forward)."""
         c = lambda n: channels(n, width)  # noqa: E731 - shorthand for the layer plan
         bn = dict(batchnorm=batchnorm)
         self.model1 = conv_block(1, c(64), n=2, stride=2, **bn)
@@ -179,7 +184,8 @@ class ClassColorizer(ColorizationModel):
 
     @property
     def T(self) -> float:
-        """Annealed-mean temperature used by :meth:`colorize`; setting it checks it is positive and finite."""
+        """Annealed-mean temperature used by :meth:`colorize`; setting it checks it is positive and
+        finite."""
         return self._T
 
     @T.setter
@@ -260,7 +266,8 @@ class RebalancedClassColorizer(ClassColorizer):
         self.register_buffer("class_weights", torch.ones(self._config["Q"]))
 
     def set_prior(self, prior: torch.Tensor) -> torch.Tensor:
-        """Set :attr:`class_weights` from an empirical prior ``(Q,)`` (``quantizer.rebalance_weights``).
+        """Set :attr:`class_weights` from an empirical prior ``(Q,)``
+        (``quantizer.rebalance_weights``).
 
         Returns the new weights ``(Q,)``.
         """
@@ -270,7 +277,8 @@ class RebalancedClassColorizer(ClassColorizer):
         return self.class_weights
 
     def pixel_weights(self, ab: torch.Tensor) -> torch.Tensor:
-        """Per-pixel loss weights: ``(B, 2, H, W)`` ab -> ``(B, H, W)``, the weight of each nearest bin."""
+        """Per-pixel loss weights: ``(B, 2, H, W)`` ab -> ``(B, H, W)``, the weight of each nearest
+        bin."""
         idx = self.quantizer.hard_encode(ab)
         return self.class_weights.to(idx.device)[idx]
 
@@ -279,8 +287,8 @@ def _check_hash(path: Path, prefix: str) -> None:
     from colorlab.download import sha256sum
     digest = sha256sum(path)
     if not digest.startswith(prefix):
-        raise ValueError(f"{path}: SHA-256 {digest[:12]}... does not match the expected {prefix}...; "
-                         "the download is corrupt or not the ECCV16 release")
+        raise ValueError(f"{path}: SHA-256 {digest[:12]}... does not match the expected "
+                         f"{prefix}...; the download is corrupt or not the ECCV16 release")
 
 
 def load_eccv16(path_or_url=ECCV16_URL, map_location="cpu", sha256: str | None = None,
@@ -336,11 +344,12 @@ def load_eccv16(path_or_url=ECCV16_URL, map_location="cpu", sha256: str | None =
         _check_hash(path, sha256.lower())
     state = read_file(path, map_location)
     if not isinstance(state, dict) or "model_out.weight" not in state:
-        raise CheckpointError(path, "not an ECCV16 state_dict (no 'model_out.weight'); for colorlab "
-                                    "checkpoints use colorlab.models.load_checkpoint")
+        raise CheckpointError(path, "not an ECCV16 state_dict (no 'model_out.weight'); for "
+                                    "colorlab checkpoints use colorlab.models.load_checkpoint")
     w = state["model_out.weight"]
     if w.ndim != 4 or w.shape[0] != 2 or w.shape[2:] != (1, 1):
-        raise CheckpointError(path, f"model_out.weight has shape {tuple(w.shape)}, expected [2, Q, 1, 1]")
+        raise CheckpointError(path, f"model_out.weight has shape {tuple(w.shape)}, "
+                                    "expected [2, Q, 1, 1]")
     model = ClassColorizer(Q=w.shape[1], width=1.0, T=T)
     load_state(model, state, path, optional=("num_batches_tracked",))
     return model

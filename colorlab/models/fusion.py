@@ -1,10 +1,12 @@
-"""Deep Koalarization (Baldassarre et al. 2017): global classifier features fused into a CNN (lesson 07).
+"""Deep Koalarization (Baldassarre et al. 2017): global classifier features fused into a CNN
+(lesson 07).
 
-An encoder takes L down to 1/8 resolution (8 convolutions, 3 of them stride 2). In parallel, an image
-classifier (a torchvision backbone) looks at the whole grey image and returns one embedding vector;
-the vector is **tiled** over the encoder's 1/8 grid, **concatenated** with the encoder features and
-**mixed** by a 1x1 convolution back to 256 channels (width-scaled). A decoder with three upsampling
-steps returns ab through a tanh, read as ab / 110 (an MSE-trained regression model).
+An encoder takes L down to 1/8 resolution (8 convolutions, 3 of them stride 2). In parallel, an
+image classifier (a torchvision backbone) looks at the whole grey image and returns one embedding
+vector; the vector is **tiled** over the encoder's 1/8 grid, **concatenated** with the encoder
+features and **mixed** by a 1x1 convolution back to 256 channels (width-scaled). A decoder with
+three upsampling steps returns ab through a tanh, read as ab / 110 (an MSE-trained regression
+model).
 
 Backbone weights
 ----------------
@@ -35,7 +37,8 @@ __all__ = ["FusionColorizer", "make_backbone"]
 _IMAGENET_MEAN, _IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
-def make_backbone(name: str = "mobilenet_v3_small", pretrained: bool = False) -> tuple[nn.Module, int]:
+def make_backbone(name: str = "mobilenet_v3_small",
+                  pretrained: bool = False) -> tuple[nn.Module, int]:
     """A torchvision classifier with its last layer removed, and the size of its embedding.
 
     Parameters
@@ -60,7 +63,8 @@ def make_backbone(name: str = "mobilenet_v3_small", pretrained: bool = False) ->
         raise ValueError(f"unknown torchvision backbone {name!r}: {e}") from None
     except (OSError, RuntimeError) as e:  # URLError is an OSError
         raise RuntimeError(f"could not download the ImageNet weights of {name!r} ({e}); offline, "
-                           "use pretrained=False (random backbone, trained on the course data)") from e
+                           "use pretrained=False (random backbone, trained on the "
+                           "course data)") from e
     if hasattr(net, "fc"):
         net.fc = nn.Identity()
     elif hasattr(net, "classifier"):
@@ -103,7 +107,8 @@ class FusionColorizer(ColorizationModel):
     kind = "regression"
     multiple = 8
 
-    def __init__(self, width: float = 0.25, backbone: str = "mobilenet_v3_small", pretrained: bool = False,
+    def __init__(self, width: float = 0.25, backbone: str = "mobilenet_v3_small",
+                 pretrained: bool = False,
                  freeze_backbone: bool | None = None, backbone_size: int | None = None,
                  upsample: str = "nearest", batchnorm: bool = True, ab_blur: float = 0.0,
                  image_size: int | None = None):
@@ -111,8 +116,9 @@ class FusionColorizer(ColorizationModel):
         if backbone_size is None and pretrained:
             backbone_size = 224
         super().__init__(dict(name="fusion", width=width, backbone=backbone, pretrained=pretrained,
-                              freeze_backbone=freeze, backbone_size=backbone_size, upsample=upsample,
-                              batchnorm=batchnorm, ab_blur=ab_blur, image_size=image_size))
+                              freeze_backbone=freeze, backbone_size=backbone_size,
+                              upsample=upsample, batchnorm=batchnorm, ab_blur=ab_blur,
+                              image_size=image_size))
         c = lambda n: channels(n, width)  # noqa: E731 - shorthand for the layer plan
         bn = dict(batchnorm=batchnorm)
         self.encoder = nn.Sequential(
@@ -124,8 +130,10 @@ class FusionColorizer(ColorizationModel):
         self.backbone, dim = make_backbone(backbone, pretrained)
         if freeze:
             self.backbone.requires_grad_(False)
-        self.register_buffer("rgb_mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("rgb_std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("rgb_mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1),
+                             persistent=False)
+        self.register_buffer("rgb_std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1),
+                             persistent=False)
         self.fuse = nn.Sequential(nn.Conv2d(c(256) + dim, c(256), 1), nn.ReLU(inplace=True))
         self.decoder = nn.Sequential(
             conv_block(c(256), c(128), **bn), up_block(c(128), c(64), upsample),

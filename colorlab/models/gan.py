@@ -126,7 +126,8 @@ class PatchDiscriminator(nn.Module):
         for n in range(1, n_layers + 1):
             prev, mult = mult, min(2 ** n, 8)
             stride = 2 if n < n_layers else 1
-            layers += [nn.Conv2d(ndf * prev, ndf * mult, 4, stride=stride, padding=1, bias=not batchnorm),
+            layers += [nn.Conv2d(ndf * prev, ndf * mult, 4, stride=stride, padding=1,
+                                 bias=not batchnorm),
                        *norm(ndf * mult), nn.LeakyReLU(0.2)]
         layers.append(nn.Conv2d(ndf * mult, 1, 4, stride=1, padding=1))
         self.model = nn.Sequential(*layers)
@@ -148,7 +149,8 @@ class GANColorizer(ColorizationModel):
     width : float
         Generator width (multiplier of 64 base channels). Course default 0.25 (16 base channels).
     depth : int
-        U-Net levels; H, W given to ``forward`` must be multiples of ``2 ** depth``. Default 5 (32x32).
+        U-Net levels; H, W given to ``forward`` must be multiples of ``2 ** depth``.
+        Default 5 (32x32).
     dropout : float
         Generator decoder dropout (pix2pix: 0.5; ignored for "dcgan").
     d_width : float
@@ -176,18 +178,19 @@ class GANColorizer(ColorizationModel):
     recipe = {"l1_weight": 100.0, "lr": 2e-4, "betas": (0.5, 0.999)}
 
     def __init__(self, variant: str = "pix2pix", width: float = 0.25, depth: int = 5,
-                 dropout: float = 0.5, d_width: float = 0.25, d_layers: int = 3, batchnorm: bool = True,
-                 ab_blur: float = 0.0, image_size: int | None = None):
+                 dropout: float = 0.5, d_width: float = 0.25, d_layers: int = 3,
+                 batchnorm: bool = True, ab_blur: float = 0.0, image_size: int | None = None):
         if variant not in ("pix2pix", "dcgan"):
             raise ValueError(f"variant must be 'pix2pix' or 'dcgan', got {variant!r}")
-        super().__init__(dict(name="gan", variant=variant, width=width, depth=depth, dropout=dropout,
-                              d_width=d_width, d_layers=d_layers, batchnorm=batchnorm, ab_blur=ab_blur,
-                              image_size=image_size))
+        super().__init__(dict(name="gan", variant=variant, width=width, depth=depth,
+                              dropout=dropout, d_width=d_width, d_layers=d_layers,
+                              batchnorm=batchnorm, ab_blur=ab_blur, image_size=image_size))
         dcgan = variant == "dcgan"
         self.multiple = 2 ** depth
         self.generator = UNetGenerator(width, depth, dropout=0.0 if dcgan else dropout,
                                        skips=not dcgan, batchnorm=batchnorm)
-        self.discriminator = PatchDiscriminator(d_width, d_layers, batchnorm=batchnorm, global_pool=dcgan)
+        self.discriminator = PatchDiscriminator(d_width, d_layers, batchnorm=batchnorm,
+                                                global_pool=dcgan)
 
     def forward(self, L: torch.Tensor) -> torch.Tensor:
         """The generator: ``(B, 1, H, W)`` L in [0, 100] -> ``(B, 2, H, W)`` normalised ab."""

@@ -62,7 +62,8 @@ def channels(n: int, width: float, minimum: int = 4) -> int:
 
 def conv_block(cin: int, cout: int, n: int = 1, stride: int = 1, dilation: int = 1,
                batchnorm: bool = True, dropout: float = 0.0) -> nn.Sequential:
-    """``n`` 3x3 convolutions with ReLU; the last one has ``stride``; BatchNorm and dropout at the end.
+    """``n`` 3x3 convolutions with ReLU; the last one has ``stride``; BatchNorm and dropout at the
+    end.
 
     This is the ECCV16 block layout (``conv, relu, conv, relu, ..., batchnorm``), so at the
     defaults its state_dict keys are ``0.weight, 2.weight, ..., 2n.weight`` (BatchNorm).
@@ -122,9 +123,11 @@ def up_block(cin: int, cout: int, mode: str = "nearest") -> nn.Sequential:
     torch.Size([1, 2, 6, 10])
     """
     if mode == "transpose":
-        return nn.Sequential(nn.ConvTranspose2d(cin, cout, 4, stride=2, padding=1), nn.ReLU(inplace=True))
+        return nn.Sequential(nn.ConvTranspose2d(cin, cout, 4, stride=2, padding=1),
+                             nn.ReLU(inplace=True))
     if mode in ("nearest", "bilinear"):
-        up = nn.Upsample(scale_factor=2, mode=mode, **({"align_corners": False} if mode == "bilinear" else {}))
+        up = nn.Upsample(scale_factor=2, mode=mode,
+                         **({"align_corners": False} if mode == "bilinear" else {}))
         return nn.Sequential(up, nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU(inplace=True))
     raise ValueError(f"upsample must be one of {UPSAMPLE_MODES}, got {mode!r}")
 
@@ -163,7 +166,8 @@ class GaussianBlur(nn.Module):
         x = torch.arange(-r, r + 1, dtype=torch.float32)
         g = torch.exp(-x ** 2 / (2 * sigma ** 2))
         g = g / g.sum()
-        self.register_buffer("kernel", (g[:, None] * g[None, :]).expand(channels, 1, -1, -1).clone(),
+        self.register_buffer("kernel",
+                             (g[:, None] * g[None, :]).expand(channels, 1, -1, -1).clone(),
                              persistent=False)
         self.radius = r
 

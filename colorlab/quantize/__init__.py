@@ -4,9 +4,9 @@ The ab plane is cut into square cells of side ``grid`` (10 by default) centred o
 ``grid``; a cell is a *bin* when the rule of the constructor keeps it:
 
 - :meth:`ABQuantizer.from_gamut` keeps the cells that sRGB colours reach. The rule: a cell counts
-  when the ab of at least one 8-bit sRGB colour rounds to its centre. Every vertical (L) line through
-  the sRGB solid in Lab meets its surface, so the ab footprint of the solid is the footprint of the
-  six faces of the RGB cube; we convert the 6 x 256 x 256 face colours with
+  when the ab of at least one 8-bit sRGB colour rounds to its centre. Every vertical (L) line
+  through the sRGB solid in Lab meets its surface, so the ab footprint of the solid is the footprint
+  of the six faces of the RGB cube; we convert the 6 x 256 x 256 face colours with
   :func:`colorlab.color.rgb_to_lab`. The result is **Q = 261** bins (all 16.7M 8-bit colours give
   the same 261: the rule does not depend on the sampling once every 8-bit colour is in).
   Zhang et al. keep **313** cells, "in gamut", chosen from ImageNet; the paper does not state

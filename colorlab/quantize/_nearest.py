@@ -84,7 +84,8 @@ def _chunk(centers, t, a, b, idx_out, d2_out, ordered, sigma):
     idx_out[:, k - 1] = torch.where(swap, alt[:, 2].long(), idx_out[:, k - 1])
     d2[:, k - 1] = torch.minimum(d2[:, k - 1], d_alt)
     hard = ~inside | (idx_out[:, 0] < 0)
-    shift = sigma is not None and 0.5 * float(t["d2max"].index_select(0, cell).max()) / sigma ** 2 > 80.0
+    shift = (sigma is not None
+             and 0.5 * float(t["d2max"].index_select(0, cell).max()) / sigma ** 2 > 80.0)
     if bool(hard.any()):
         shift = shift or not bool(inside.all())
         sel = hard.nonzero().squeeze(1)
@@ -97,18 +98,21 @@ def _chunk(centers, t, a, b, idx_out, d2_out, ordered, sigma):
         sub_d = torch.empty(len(sel), k, dtype=a.dtype, device=a.device)
         if bool(mixed.any()):      # mixed cells: only the bins that can be among the k nearest
             r = row[mixed]
-            dd = (ps[mixed, 0:1] - t["cx"][r].to(a.dtype)) ** 2 + (ps[mixed, 1:2] - t["cy"][r].to(a.dtype)) ** 2
+            dd = ((ps[mixed, 0:1] - t["cx"][r].to(a.dtype)) ** 2
+                  + (ps[mixed, 1:2] - t["cy"][r].to(a.dtype)) ** 2)
             sub_d[mixed], near = dd.topk(k, dim=1, largest=False)
             sub_i[mixed] = t["cand"][r].gather(1, near)
         if bool((~mixed).any()):   # beyond the table: every bin
-            sub_d[~mixed], sub_i[~mixed] = _far_knn(centers, ps[~mixed], k, relative=sigma is not None)
+            sub_d[~mixed], sub_i[~mixed] = _far_knn(centers, ps[~mixed], k,
+                                                    relative=sigma is not None)
         idx_out[sel] = sub_i
         d2[sel] = sub_d
     if ordered and k > 1:
         d2s, order = d2.sort(1)
         d2.copy_(d2s)
         idx_out.copy_(idx_out.gather(1, order))
-    if sigma is not None:       # Gaussian weights; shifted by the nearest distance if they could underflow
+    # Gaussian weights; shifted by the nearest distance if they could underflow
+    if sigma is not None:
         if shift:
             d2.sub_(d2.amin(1, keepdim=True))
         d2.mul_(-0.5 / sigma ** 2).exp_()
@@ -133,7 +137,8 @@ def _far_knn(centers, ps, k, relative):
         scale = p.abs().amax(1, keepdim=True).div(1e100).clamp_(min=1.0)  # beyond 1e100 only the
         p = p / scale                          # direction matters (|c|^2 is negligible there)
         j = (p @ c.T).argmax(1)
-        r = (cc - cc[j, None]) + 2.0 * (p[:, :1] * (c[j, None, 0] - c[:, 0]) + p[:, 1:] * (c[j, None, 1] - c[:, 1]))
+        r = (cc - cc[j, None]) + 2.0 * (p[:, :1] * (c[j, None, 0] - c[:, 0])
+                                        + p[:, 1:] * (c[j, None, 1] - c[:, 1]))
         r, idx = r.topk(k, dim=1, largest=False)
         if relative:
             d2 = (r - r[:, :1]) * scale
@@ -155,7 +160,8 @@ def _build_table(c: torch.Tensor, grid: float, k: int) -> dict:
     corners = torch.tensor([[-1, -1], [-1, 1], [1, -1], [1, 1]], dtype=torch.float64) * (s / 2)
     knn = torch.empty(len(mid), k + 1, dtype=torch.long)   # k bins, then a contender or -1
     cand_rows, mixed_cells = [], []
-    d2max = torch.zeros(len(mid), dtype=torch.float32)          # bound on a pure cell's k distances^2
+    # bound on a pure cell's k distances^2
+    d2max = torch.zeros(len(mid), dtype=torch.float32)
     for start in range(0, len(mid), 4096):
         m = mid[start:start + 4096]
         # the cell is pure when at its 4 corners (hence everywhere: d_i^2 - d_j^2 is linear) every
@@ -165,31 +171,36 @@ def _build_table(c: torch.Tensor, grid: float, k: int) -> dict:
         dn, near = torch.cdist(m, c).topk(kk, dim=1, largest=False)
         dk, top = dn[:, :k], near[:, :k]
         cx, cy = c[near, 0], c[near, 1]                                             # (m, kk)
-        d2c = torch.stack([(m[:, 0:1] + o[0] - cx) ** 2 + (m[:, 1:2] + o[1] - cy) ** 2 for o in corners], 1)
+        d2c = torch.stack([(m[:, 0:1] + o[0] - cx) ** 2 + (m[:, 1:2] + o[1] - cy) ** 2
+                           for o in corners], 1)
         far_top = d2c[..., :k].amax(2)
         rest = d2c[..., k:].amin(2) if kk > k else torch.full_like(far_top, math.inf)
         covered = (dn[:, -1] > dk[:, -1] + 2 * s) | (kk == len(c))
         pure = (far_top <= rest).all(1) & covered
         # "two contenders": the centre's top k-1 beat every other bin everywhere in the cell, and
-        # every bin after the centre's (k+1)-th loses everywhere to its k-th (A) or its (k+1)-th (B);
-        # then the k nearest are the top k-1 plus the nearer of A and B, decided per point.
+        # every bin after the centre's (k+1)-th loses everywhere to its k-th (A) or its (k+1)-th
+        # (B); then the k nearest are the top k-1 plus the nearer of A and B, decided per point.
         two = torch.zeros_like(pure)
         if kk > k:
             top_km1 = d2c[..., :k - 1].amax(2) if k > 1 else torch.full_like(far_top, -math.inf)
             sure = (top_km1 <= d2c[..., k - 1:].amin(2)).all(1)
-            beat = ((d2c[..., k - 1:k] <= d2c[..., k + 1:]).all(1) | (d2c[..., k:k + 1] <= d2c[..., k + 1:]).all(1))
+            beat = ((d2c[..., k - 1:k] <= d2c[..., k + 1:]).all(1)
+                    | (d2c[..., k:k + 1] <= d2c[..., k + 1:]).all(1))
             two = sure & beat.all(1) & covered & ~pure
-        d2max[start:start + len(m)] = torch.where(pure | two, d2c[..., :k + 1].amax(dim=(1, 2)), 0.0)
+        d2max[start:start + len(m)] = torch.where(pure | two, d2c[..., :k + 1].amax(dim=(1, 2)),
+                                                  0.0)
         knn[start:start + len(m), :k] = torch.where((pure | two)[:, None], top, -1)
         knn[start:start + len(m), k] = torch.where(two, near[:, min(k, kk - 1)], -1)
         pure = pure | two
-        # candidates of mixed cells: bins within (k-th distance at centre + half-diagonal) of the cell
+        # candidates of mixed cells: bins within (k-th distance at centre + half-diagonal) of
+        # the cell
         mixed = (~pure).nonzero().squeeze(1)
         gap = ((m[mixed, None] - c).abs() - s / 2).clamp(min=0)
         box = (gap[..., 0] ** 2 + gap[..., 1] ** 2).sqrt()
         reach = box <= (dk[mixed, k - 1] + s * math.sqrt(0.5) + 1e-9)[:, None]
         cnt = reach.sum(1)
-        order = (~reach).to(torch.uint8).argsort(dim=1, stable=True)[:, :max(int(cnt.max()) if len(cnt) else 0, k)]
+        order = (~reach).to(torch.uint8).argsort(dim=1, stable=True)[
+            :, :max(int(cnt.max()) if len(cnt) else 0, k)]
         order[torch.arange(order.shape[1]) >= cnt[:, None]] = -1
         mixed_cells.append(mixed + start)
         cand_rows.append(order)

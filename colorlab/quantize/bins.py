@@ -57,7 +57,8 @@ class ABQuantizer(nn.Module):
             centers = _gamut_centers(float(grid))
         centers = torch.as_tensor(centers, dtype=torch.float32)
         if centers.ndim != 2 or centers.shape[1] != 2 or len(centers) < 1:
-            raise ValueError(f"ABQuantizer: centers must have shape (Q, 2), got {tuple(centers.shape)}")
+            raise ValueError("ABQuantizer: centers must have shape (Q, 2), "
+                             f"got {tuple(centers.shape)}")
         if not bool(torch.isfinite(centers).all()):
             raise ValueError("ABQuantizer: centers contain NaN or inf")
         if grid <= 0:
@@ -110,7 +111,8 @@ class ABQuantizer(nn.Module):
         return f"Q={self.Q}, grid={self.grid:g}"
 
     # ------------------------------------------------------------------ nearest bins
-    def knn(self, ab: torch.Tensor, k: int = 5, ordered: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    def knn(self, ab: torch.Tensor, k: int = 5,
+            ordered: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """Exact k nearest bins of each ab value, with squared distances.
 
         Parameters
@@ -211,7 +213,8 @@ class ABQuantizer(nn.Module):
         return (counts / counts.sum()).float()
 
     def smooth_prior(self, prior: torch.Tensor, sigma: float = 5.0) -> torch.Tensor:
-        """The prior convolved with a 2-D Gaussian of ``sigma`` ab units, renormalised over the bins.
+        """The prior convolved with a 2-D Gaussian of ``sigma`` ab units, renormalised over the
+        bins.
 
         Equivalent to placing the prior on the ab grid, filtering it with a Gaussian and reading
         it back at the bins: ``p~_i ∝ sum_j p_j exp(-|c_i - c_j|^2 / (2 sigma^2))``.
@@ -221,7 +224,8 @@ class ABQuantizer(nn.Module):
         sm = kern @ prior.to(c)
         return (sm / sm.sum()).to(torch.float32)
 
-    def rebalance_weights(self, prior: torch.Tensor, lam: float = 0.5, sigma: float = 5.0) -> torch.Tensor:
+    def rebalance_weights(self, prior: torch.Tensor, lam: float = 0.5,
+                          sigma: float = 5.0) -> torch.Tensor:
         """Class-rebalancing weights ``w ∝ ((1 - lam) p~ + lam / Q)^-1`` with ``sum(p~ * w) = 1``.
 
         ``p~`` is :meth:`smooth_prior` (Gaussian, ``sigma`` ab units) of ``prior``; ``lam`` mixes
@@ -284,7 +288,8 @@ class ABQuantizer(nn.Module):
         7.3106
         """
         if logits.ndim != 4 or logits.shape[1] != self.Q:
-            raise ValueError(f"decode: logits must be (B, Q={self.Q}, H, W), got {tuple(logits.shape)}")
+            raise ValueError(f"decode: logits must be (B, Q={self.Q}, H, W), "
+                             f"got {tuple(logits.shape)}")
         c = self.centers.to(logits.dtype if logits.is_floating_point() else torch.float32)
         if mode:
             return c[logits.argmax(1)].permute(0, 3, 1, 2)
@@ -313,7 +318,8 @@ def _ab_chunks(src, chunk: int = 256):
 
 
 def _gamut_centers(grid: float) -> torch.Tensor:
-    """Centres of the grid cells reached by the ab of the 8-bit sRGB cube's faces (see module doc)."""
+    """Centres of the grid cells reached by the ab of the 8-bit sRGB cube's faces (see module
+    doc)."""
     if grid not in _GAMUT_CACHE:
         from colorlab.color import rgb_to_lab
         v = torch.arange(256, dtype=torch.float32) / 255.0

@@ -69,8 +69,8 @@ class _Monitor:
                 if not math.isfinite(value):
                     raise NonFiniteLossError(
                         f"training stopped: the {name!r} loss is {value} at step {step + 1} of "
-                        f"{self.steps} ({self.kind} model); lower the learning rate, check the data "
-                        "for NaN/inf, or turn mixed precision off")
+                        f"{self.steps} ({self.kind} model); lower the learning rate, check the "
+                        "data for NaN/inf, or turn mixed precision off")
                 self.sums[name] = self.sums.get(name, 0.0) + value
                 self.counts[name] = self.counts.get(name, 0) + 1
         self.pending.clear()
@@ -205,8 +205,10 @@ def train(model, dataset, steps, batch_size=64, lr=None, device="auto", amp=None
         if channels_last:
             model.to(memory_format=torch.channels_last)
         dataset = _prepare_data(dataset, dev)
-        cfg, size = getattr(model, "_config", {}), getattr(dataset, "train_size", getattr(dataset, "size", None))
-        if cfg.get("image_size", 0) is None and isinstance(size, int):  # a model with an unset image_size
+        cfg, size = getattr(model, "_config", {}), getattr(dataset, "train_size",
+                                                           getattr(dataset, "size", None))
+        # a model with an unset image_size
+        if cfg.get("image_size", 0) is None and isinstance(size, int):
             cfg["image_size"] = size   # colorize_image then predicts at the training size
         precision = Precision(amp, dev)
         task = make_task(model, steps=steps, lr=lr, **kind_options)
@@ -268,12 +270,16 @@ def _loop(model, dataset, task, precision, ctx, start, steps, batch_size, seed, 
             if done % log_every == 0 or done == steps:
                 row = monitor.row(step, task.current_lr())
                 history.append(row)
-                bar.set_postfix(loss=f"{row['loss']:.4g}", img_s=f"{row['images_per_s']:.0f}")
+                bar.set_postfix(loss=f"{row['loss']:.4g}", img_s=f"{row['images_per_s']:.0f}",
+                                refresh=False)   # drawn by the update below: one line per state
             if checkpoint is not None and (done == steps or (checkpoint_every
                                                              and done % checkpoint_every == 0)):
                 monitor.check()
                 checkpoint(done)
-            bar.update(1)
+            if done < steps:
+                bar.update(1)
+            else:
+                bar.n = done   # close() draws the finished bar: the last state appears once
         monitor.check()
     finally:
         bar.close()

@@ -15,8 +15,9 @@ classification  ab avg-pooled to the logits' size, soft-encoded (``k=5``, ``sigm
                 ``class_weights``; lr 3e-4, betas (0.9, 0.99) (Zhang et al. use 3e-5 for the
                 32M-parameter net; small course nets train well at 3e-4).
 gan             pix2pix: ``discriminator(L, ab / 110)`` with BCE-with-logits, G with adversarial
-                + 100 x L1; Adam 2e-4, betas (0.5, 0.999) for both (or ``model.recipe``). ``pretrain_steps`` of L1-only
-                generator training come first (NoGAN / DeOldify recipe).
+                + 100 x L1; Adam 2e-4, betas (0.5, 0.999) for both (or ``model.recipe``).
+                ``pretrain_steps`` of L1-only generator training come first (NoGAN / DeOldify
+                recipe).
 ==============  =========================================================================
 
 Options (``train(..., **kind_options)``): ``schedule=None|"cosine"``, ``weight_decay``; for
@@ -73,8 +74,9 @@ class _Task:
     def __init__(self, model, steps: int, lr=None, schedule=None, weight_decay=0.0, **opts):
         unknown = set(opts) - set(self.options)
         if unknown:
-            raise TypeError(f"train(): unknown option(s) {sorted(unknown)} for a {self.kind} model; "
-                            f"allowed: {sorted(self.options + ('schedule', 'weight_decay'))}")
+            raise TypeError(
+                f"train(): unknown option(s) {sorted(unknown)} for a {self.kind} model; "
+                f"allowed: {sorted(self.options + ('schedule', 'weight_decay'))}")
         if schedule not in (None, "cosine"):
             raise ValueError(f"train(): schedule must be None or 'cosine', got {schedule!r}")
         self.model = model
