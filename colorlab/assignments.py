@@ -7,6 +7,8 @@ Markers (the nbgrader convention, which otter-grader reads too):
 - ``### BEGIN HIDDEN TESTS`` / ``### END HIDDEN TESTS`` inside a *test cell*, the cell that checks
   one exercise. The student version drops the region; grading puts the instructor's test cell back.
 - A test cell starts with ``# TEST: <exercise name>`` and may say ``(N points)``; the default is 1.
+- In a markdown cell, the same solution markers hold a model answer to a conceptual question; the
+  student version shows ``*Your answer here.*`` instead.
 
 Command line::
 
@@ -39,8 +41,8 @@ from pathlib import Path
 
 import nbformat
 
-__all__ = ["strip_solutions", "strip_hidden_tests", "make_student_notebook", "make", "grade",
-           "Score"]
+__all__ = ["strip_solutions", "strip_answers", "strip_hidden_tests", "make_student_notebook",
+           "make", "grade", "Score"]
 
 _SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION[^\n]*\n.*?"
                        r"^[ \t]*### END SOLUTION[^\n]*(\n|$)", re.M | re.S)
@@ -55,6 +57,19 @@ def strip_solutions(source: str) -> str:
     (indent kept)."""
     return _SOLUTION.sub(lambda m: f"{m.group(1)}# YOUR CODE HERE\n"
                                    f"{m.group(1)}raise NotImplementedError()\n", source)
+
+
+def strip_answers(source: str) -> str:
+    """Replace each solution region of a markdown cell (a model answer) by ``*Your answer here.*``.
+
+    Examples
+    --------
+    >>> print(strip_answers("**Answer**\\n### BEGIN SOLUTION\\nThe mean.\\n### END SOLUTION\\n"))
+    **Answer**
+    *Your answer here.*
+    <BLANKLINE>
+    """
+    return _SOLUTION.sub(lambda m: f"{m.group(1)}*Your answer here.*\n", source)
 
 
 def strip_hidden_tests(source: str) -> str:
@@ -76,6 +91,8 @@ def make_student_notebook(nb):
     outputs of exercise and test cells cleared."""
     student = copy.deepcopy(nb)
     for cell in student.cells:
+        if cell.cell_type == "markdown" and "### BEGIN SOLUTION" in cell.source:
+            cell.source = strip_answers(cell.source)    # model answers to the questions
         if _is_exercise(cell) or _test_header(cell):
             cell.source = strip_hidden_tests(strip_solutions(cell.source))
             cell.outputs, cell.execution_count = [], None

@@ -1,8 +1,13 @@
 """Course-wide settings shared by every lesson: where the repository lives, quick mode, Colab.
 
-The repository URL is set here and nowhere else. A fork changes :data:`REPO` (one line), then runs
-``python -m colorlab.course sync`` to rewrite every lesson's Colab badge and set-up cell and the
-README's badges; ``tests/test_lessons_meta.py`` checks that they agree.
+The repository's address is set here and nowhere else (:data:`REPO`, :data:`BRANCH`); the Colab
+badges, the lessons' set-up cells and the clone commands are generated from it. An instructor who
+publishes the course from a fork or a copy runs one command from the repository's root::
+
+    python -m colorlab.course set-repo OWNER/NAME [--branch BRANCH]
+
+which rewrites :data:`REPO` and :data:`BRANCH` below and every badge, set-up cell and clone
+command to match (:func:`set_repo`); ``tests/test_lessons_meta.py`` checks that they agree.
 
 Examples
 --------
@@ -22,7 +27,8 @@ REPO = "colorlab-course/colorlab"  # GitHub ORG/NAME: the one line a fork change
 BRANCH = "main"
 
 __all__ = ["REPO", "BRANCH", "quick_mode", "in_colab", "badge_url", "badge_markdown",
-           "setup_cell_source", "sync", "local_cifar10", "course_dataset"]
+           "setup_cell_source", "sync", "set_repo", "local_cifar10", "course_dataset",
+           "fallback_banner", "course_photos", "IMAGENETTE_WNIDS"]
 
 
 def quick_mode() -> bool:
@@ -75,27 +81,20 @@ def _repo_root(start: Path) -> Path | None:
                 None)
 
 
-def local_cifar10(start: str | Path | None = None) -> Path | None:
-    """A folder of the CIFAR-10 JPEGs (``train/<class>/*.jpg``, ``test/<class>/*.jpg``), or None.
-
-    Looked for, in order: ``$COLORLAB_CIFAR10_DIR``; the course archive
-    ``../shared/data/cifar10/cifar10-jpg.tar.gz`` beside the repository (instructors' and CI
-    machines), extracted once into the colorlab cache. A learner's fresh clone has neither: use
-    ``load_dataset("cifar10", download=True)`` (torchvision) instead.
-    """
+def _shared_archive(relative: str, folder: str, start) -> Path | None:
+    """Extract ``../shared/data/RELATIVE`` (beside the repository) once into the cache as
+    ``FOLDER``; its path, or None when the archive is not there."""
     import tarfile
 
     from .data import cache_dir
 
-    if os.environ.get("COLORLAB_CIFAR10_DIR"):
-        return Path(os.environ["COLORLAB_CIFAR10_DIR"])
     roots = [r for r in {_repo_root(Path(start or Path.cwd()).resolve()),
                          _repo_root(Path(__file__).resolve())} if r]
-    archives = [r.parent / "shared" / "data" / "cifar10" / "cifar10-jpg.tar.gz" for r in roots]
-    archive = next((a for a in archives if a.is_file()), None)
+    archive = next((a for a in (r.parent / "shared" / "data" / relative for r in roots)
+                    if a.is_file()), None)
     if archive is None:
         return None
-    target = cache_dir() / "cifar10-jpg"
+    target = cache_dir() / folder
     if not (target / ".complete").exists():
         tmp = target.with_name(target.name + ".partial")
         with tarfile.open(archive) as tar:
@@ -105,12 +104,87 @@ def local_cifar10(start: str | Path | None = None) -> Path | None:
     return target
 
 
+def local_cifar10(start: str | Path | None = None) -> Path | None:
+    """A folder of the CIFAR-10 JPEGs (``train/<class>/*.jpg``, ``test/<class>/*.jpg``), or None.
+
+    Looked for, in order: ``$COLORLAB_CIFAR10_DIR``; the course archive
+    ``../shared/data/cifar10/cifar10-jpg.tar.gz`` beside the repository (instructors' and CI
+    machines), extracted once into the colorlab cache. A learner's fresh clone has neither: use
+    ``load_dataset("cifar10", download=True)`` (torchvision) instead.
+    """
+    if os.environ.get("COLORLAB_CIFAR10_DIR"):
+        return Path(os.environ["COLORLAB_CIFAR10_DIR"])
+    return _shared_archive("cifar10/cifar10-jpg.tar.gz", "cifar10-jpg", start)
+
+
+#: The Imagenette classes (WordNet ids). The photo models trained on them, so photos of these
+#: classes are left out of the ImageNet sample when it serves as unseen photos.
+IMAGENETTE_WNIDS = ("n01440764", "n02102040", "n02979186", "n03000684", "n03028079", "n03394916",
+                    "n03417042", "n03425413", "n03445777", "n03888605")
+
+
+def course_photos(limit: int | None = None, download: bool | None = None, verbose: bool = True):
+    """Real photographs the photo models never saw, whole (any size): ``({name: photo}, source)``.
+
+    In order: ``$COLORLAB_PHOTOS_DIR`` (any folder of photos); the course developers' ImageNet
+    sample (one photo per class, short side 256, the 10 Imagenette classes left out) beside the
+    repository; torchvision's Imagenette validation split (downloaded, checksummed, when
+    ``download`` is true; ``None`` means "in Colab"); else the sample photos, with a loud
+    :func:`fallback_banner`. Photos are file paths (read them with :func:`colorlab.io.read_image`,
+    or pass them to ``evaluate(..., whole=True)``) or, for the samples, arrays.
+    """
+    from .data import DatasetNotFoundError, list_photos
+    from .download import OfflineError
+
+    if download is None:
+        download = in_colab()
+    if os.environ.get("COLORLAB_PHOTOS_DIR"):
+        folder = os.environ["COLORLAB_PHOTOS_DIR"]
+        photos, source = list_photos(f"folder:{folder}", limit=limit), f"the photos in {folder}"
+    else:
+        sample = _shared_archive("photos/imagenet-sample-256.tar", "imagenet-sample-256", None)
+        if sample is not None:
+            every = list_photos(f"folder:{sample / 'imagenet-sample'}")
+            photos = {k: v for k, v in sorted(every.items())
+                      if not k.startswith(IMAGENETTE_WNIDS)}
+            photos = dict(list(photos.items())[:limit]) if limit else photos
+            source = "the ImageNet sample (one photo per class; Imagenette's classes left out)"
+        else:
+            try:
+                photos = list_photos("imagenette", split="val", limit=limit, download=download)
+                source = "Imagenette's validation split (torchvision)"
+            except (DatasetNotFoundError, OfflineError) as e:
+                photos, source = list_photos("samples", limit=limit), "the sample photos"
+                if verbose:
+                    why = (f"the download failed ({str(e).splitlines()[0]})" if download else
+                           "no photo set on this machine and DOWNLOAD is off")
+                    print(fallback_banner(f"no held-out photo set: using the {len(photos)} "
+                                          "sample photos instead", why,
+                                          "set DOWNLOAD = True (needs internet; Imagenette, "
+                                          "checksum-verified), or COLORLAB_PHOTOS_DIR to a folder "
+                                          "of colour photos"))
+    if verbose:
+        print(f"photos: {source}, {len(photos)} photos")
+    return photos, source
+
+
+def fallback_banner(what: str, why: str, fix: str) -> str:
+    """A loud multi-line notice that a lesson runs on stand-in data and its numbers will differ."""
+    rule = "!" * 78
+    return "\n".join([rule, f"!! {what}", f"!! why: {why}",
+                      "!! The numbers below will NOT match the lesson's text, and the training and",
+                      "!! test images are the same few photos, so no score here is held-out.",
+                      f"!! to fix: {fix}", rule])
+
+
 def course_dataset(split: str = "test", size: int = 32, limit: int | None = None,
-                   download: bool = False, verbose: bool = True):
+                   download: bool | None = None, verbose: bool = True):
     """The data the lessons measure on: CIFAR-10 when it can be had, else the offline sample photos.
 
-    Tries the local JPEG copy (:func:`local_cifar10`), then torchvision's CIFAR-10 (downloaded only
-    if ``download=True``), then falls back to :func:`colorlab.data.sample_photos`.
+    Tries the local JPEG copy (:func:`local_cifar10`), then torchvision's CIFAR-10 (downloaded,
+    checksum-verified, when ``download`` is true; ``None`` means "in Colab", a fresh machine where
+    nothing else could be there), then falls back to :func:`colorlab.data.sample_photos` with a
+    loud :func:`fallback_banner`.
 
     Returns
     -------
@@ -119,6 +193,8 @@ def course_dataset(split: str = "test", size: int = 32, limit: int | None = None
     from .data import DatasetNotFoundError, load_dataset
     from .download import OfflineError
 
+    if download is None:
+        download = in_colab()
     folder = local_cifar10()
     if folder is not None:
         ds, source = (load_dataset(f"folder:{folder}", split=split, size=size, limit=limit),
@@ -127,9 +203,17 @@ def course_dataset(split: str = "test", size: int = 32, limit: int | None = None
         try:
             ds = load_dataset("cifar10", split=split, size=size, limit=limit, download=download)
             source = f"CIFAR-10 {split} split (torchvision)"
-        except (DatasetNotFoundError, OfflineError):
+        except (DatasetNotFoundError, OfflineError) as e:
             ds, source = (load_dataset("samples", size=size),
-                          "the sample photos (CIFAR-10 not available offline)")
+                          "the sample photos (CIFAR-10 not available)")
+            if verbose:
+                why = (f"the download failed ({str(e).splitlines()[0]})" if download else
+                       "CIFAR-10 is not on this machine and DOWNLOAD is off")
+                print(fallback_banner(f"CIFAR-10 {split} split not found: using the "
+                                      f"{len(ds)} sample photos instead", why,
+                                      "set DOWNLOAD = True in the parameters cell (needs "
+                                      "internet, 163 MB, checksum-verified), or set "
+                                      "COLORLAB_CIFAR10_DIR to a folder of the JPEGs"))
     if verbose:
         print(f"data: {source}, {len(ds)} images at {size}x{size}")
     return ds, source
@@ -137,6 +221,50 @@ def course_dataset(split: str = "test", size: int = 32, limit: int | None = None
 
 _BADGE_RE = re.compile(r"https://colab\.research\.google\.com/github/[^)\s]+?/blob/[^/)\s]+/"
                        r"(lessons/[^)\s]+\.ipynb)")
+
+
+_CLONE_RE = re.compile(r"git clone https://github\.com/[\w.-]+/[\w.-]+?\.git && cd [\w.-]+")
+_REPO_NAME_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?/[A-Za-z0-9._-]+")
+
+
+def clone_command(repo: str = REPO) -> str:
+    """``git clone https://github.com/OWNER/NAME.git && cd NAME``: how a learner gets the course."""
+    return f"git clone https://github.com/{repo}.git && cd {repo.split('/')[-1]}"
+
+
+def set_repo(repo: str, branch: str = BRANCH, root: str | Path = ".") -> list[str]:
+    """Point the course at GitHub ``repo`` (``OWNER/NAME``) and ``branch``; return changed files.
+
+    Rewrites :data:`REPO` and :data:`BRANCH` in ``root/colorlab/course.py`` (the one place the
+    address lives), then :func:`sync` regenerates every Colab badge, lesson set-up cell and the
+    README's clone command from them. Run it in the repository's root, commit, push; the badges
+    then open your copy in Colab and its set-up cells install colorlab from it.
+
+    Raises
+    ------
+    ValueError
+        ``repo`` is not ``OWNER/NAME`` or ``branch`` is empty or holds spaces.
+    FileNotFoundError
+        ``root`` holds no ``colorlab/course.py`` (run it from the repository's root).
+    """
+    if not _REPO_NAME_RE.fullmatch(repo or ""):
+        raise ValueError(f"set-repo: expected a GitHub OWNER/NAME such as 'my-school/colorlab', "
+                         f"got {repo!r}")
+    if not branch or any(c.isspace() for c in branch):
+        raise ValueError(f"set-repo: not a branch name: {branch!r}")
+    root = Path(root)
+    course = root / "colorlab" / "course.py"
+    if not course.is_file():
+        raise FileNotFoundError(f"{course}: not found; run set-repo from the repository's root "
+                                "(the folder holding colorlab/ and lessons/)")
+    text = course.read_text(encoding="utf-8")
+    new = re.sub(r'^REPO = "[^"]*"', f'REPO = "{repo}"', text, count=1, flags=re.M)
+    new = re.sub(r'^BRANCH = "[^"]*"', f'BRANCH = "{branch}"', new, count=1, flags=re.M)
+    changed = []
+    if new != text:
+        course.write_text(new, encoding="utf-8")
+        changed.append("colorlab/course.py")
+    return changed + sync(root, repo, branch)
 
 
 def sync(root: str | Path = ".", repo: str = REPO, branch: str = BRANCH) -> list[str]:
@@ -163,21 +291,40 @@ def sync(root: str | Path = ".", repo: str = REPO, branch: str = BRANCH) -> list
     if readme.exists():
         text = readme.read_text(encoding="utf-8")
         new = _BADGE_RE.sub(lambda m: badge_url(m.group(1), repo, branch), text)
+        new = _CLONE_RE.sub(clone_command(repo), new)
         if new != text:
             readme.write_text(new, encoding="utf-8")
             changed.append("README.md")
     return changed
 
 
-if __name__ == "__main__":  # python -m colorlab.course sync [--repo ORG/NAME] [--branch B]
+def main(argv=None) -> int:
+    """``python -m colorlab.course {set-repo OWNER/NAME, sync} [--branch B] [--root DIR]``."""
     import argparse
 
     parser = argparse.ArgumentParser(
         prog="python -m colorlab.course",
-        description="Rewrite lesson badges and set-up cells for a repository.")
-    parser.add_argument("command", choices=["sync"])
-    parser.add_argument("--repo", default=REPO, help=f"GitHub ORG/NAME (default {REPO})")
-    parser.add_argument("--branch", default=BRANCH)
-    args = parser.parse_args()
-    for name in sync(".", args.repo, args.branch) or ["nothing to change"]:
+        description="Point the course's Colab badges, set-up cells and clone commands at a "
+                    "repository (set-repo), or regenerate them from colorlab/course.py (sync).")
+    parser.add_argument("command", choices=["set-repo", "sync"])
+    parser.add_argument("repo", nargs="?", default=None, help="set-repo: GitHub OWNER/NAME")
+    parser.add_argument("--branch", default=BRANCH, help=f"default {BRANCH}")
+    parser.add_argument("--root", default=".", help="the repository's root (default: here)")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "set-repo":
+            if args.repo is None:
+                parser.error("set-repo needs OWNER/NAME")
+            changed = set_repo(args.repo, args.branch, args.root)
+        else:
+            changed = sync(args.root, args.repo or REPO, args.branch)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"python -m colorlab.course: error: {e}", file=sys.stderr)
+        return 1
+    for name in changed or ["nothing to change"]:
         print(name)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -98,8 +98,8 @@ def _runner(model):
 class _Scores:
     """Running sums of every score, fed one batch (or one photo) at a time: memory stays bounded."""
 
-    def __init__(self, quantizer, prior, margin):
-        self.quantizer, self.margin = quantizer, margin
+    def __init__(self, quantizer, prior, margin, keep_bins=False):
+        self.quantizer, self.margin, self.keep_bins = quantizer, margin, keep_bins
         self.weights = (None if prior is None
                         else quantizer.rebalance_weights(torch.as_tensor(prior), lam=0.0))
         self.per_image = {k: [] for k in ("psnr", "ssim", "cf", "cf_gt", "cfs", "cfs_gt", "cast",
@@ -109,6 +109,7 @@ class _Scores:
         # ... and pixels per true bin
         self.bin_count = torch.zeros(quantizer.Q, dtype=torch.float64)
         self.chroma = [0.0, 0.0]
+        self.per_image_bins = {"hits": [], "count": [], "chroma_p": [], "chroma_t": []}
 
     def add(self, L, pred_ab, true_ab):
         """Score one batch: L (B, 1, H, W), pred_ab and true_ab (B, 2, H, W)."""
@@ -133,15 +134,53 @@ class _Scores:
         self.bin_count += torch.bincount(bins, minlength=self.quantizer.Q).double()
         self.chroma[0] += float(pred_ab.pow(2).sum(1).sqrt().sum())
         self.chroma[1] += float(true_ab.pow(2).sum(1).sqrt().sum())
+        if self.keep_bins:   # per image, for the bootstrap
+            B, Q = len(true_ab), self.quantizer.Q
+            img = (bins.view(B, -1) + Q * torch.arange(B)[:, None]).reshape(-1)
+            keep = self.per_image_bins
+            keep["hits"].append(torch.bincount(img, weights=hits, minlength=B * Q).view(B, Q))
+            keep["count"].append(torch.bincount(img, minlength=B * Q).view(B, Q).double())
+            keep["chroma_p"].append(pred_ab.pow(2).sum(1).sqrt().flatten(1).sum(1))
+            keep["chroma_t"].append(true_ab.pow(2).sum(1).sqrt().flatten(1).sum(1))
 
-    def result(self) -> dict:
+    def _weights(self):
         # rebalanced AuC: every pixel weighted by w[its true bin], w = inverse smoothed prior of ALL
         # the images' true colours (the bin counts are that prior), so per-bin sums are enough
         w = self.weights
         if w is None:
             w = self.quantizer.rebalance_weights((self.bin_count / self.bin_count.sum()).float(),
                                                  lam=0.0)
-        w = w.double()
+        return w.double()
+
+    def bootstrap(self, n: int, seed: int) -> dict:
+        """95 % percentile intervals of every score over ``n`` resamples of the images."""
+        w = self._weights()
+        keep = {k: torch.cat(v) for k, v in self.per_image_bins.items()}
+        per = {k: torch.cat(v) for k, v in self.per_image.items()}
+        N = len(per["psnr"])
+        idx = torch.randint(0, N, (n, N), generator=torch.Generator().manual_seed(seed))
+
+        def mean(k):
+            return per[k][idx].mean(1)
+
+        def ratio(num, den):
+            return num[idx].sum(1) / den[idx].sum(1)
+
+        diff = (per["mean_p"] - per["mean_t"])[idx].mean(1)                  # (n, 2)
+        draws = {"psnr": mean("psnr"), "ssim": mean("ssim"), "cast": mean("cast"),
+                 "spikes": mean("spikes"),
+                 "auc": ratio(keep["hits"].sum(1), keep["count"].sum(1)),
+                 "auc_rebalanced": ratio(keep["hits"] @ w, keep["count"] @ w),
+                 "colorfulness": mean("cf"),
+                 "colorfulness_ratio": ratio(per["cf"], per["cf_gt"]),
+                 "smooth_colorfulness_ratio": ratio(per["cfs"], per["cfs_gt"]),
+                 "chroma_ratio": ratio(keep["chroma_p"], keep["chroma_t"]),
+                 "tint": diff.pow(2).sum(1).sqrt()}
+        q = torch.tensor([0.025, 0.975], dtype=torch.float64)
+        return {k: tuple(float(x) for x in torch.quantile(v.double(), q)) for k, v in draws.items()}
+
+    def result(self) -> dict:
+        w = self._weights()
         mean = {k: torch.cat(v) for k, v in self.per_image.items()}
         avg = {k: float(v.mean()) for k, v in mean.items() if v.ndim == 1}
         return {
@@ -191,7 +230,7 @@ def _score_whole(scores, run, images, size, psize):
 
 def evaluate(model, images, size: int = 64, batch_size: int = 32, quantizer=None, prior=None,
              predict_size: int | None = None, whole: bool = False,
-             spike_margin: float = 40.0) -> dict:
+             spike_margin: float = 40.0, bootstrap: int = 0, seed: int = 0) -> dict:
     """Colourise ``images`` with ``model`` from their L and score the result against the truth.
 
     Parameters
@@ -221,6 +260,12 @@ def evaluate(model, images, size: int = 64, batch_size: int = 32, quantizer=None
         Score whole photos (aspect kept, nothing cropped) instead of square crops.
     spike_margin : float
         Chroma excess that counts as a spike (see :func:`colorlab.metrics.chroma_spikes`).
+    bootstrap : int
+        When positive, resample the images this many times (with replacement, ``seed``) and add
+        ``ci95``: ``{score: (low, high)}``, the 2.5 and 97.5 percentiles of each score (the
+        rebalancing weights held fixed). 1000 is usual; 0 (default) skips it.
+    seed : int
+        Seed of the bootstrap resamples.
 
     Returns
     -------
@@ -254,7 +299,8 @@ def evaluate(model, images, size: int = 64, batch_size: int = 32, quantizer=None
     psize = working_size(model, predict_size)
     if quantizer is None:
         quantizer = ABQuantizer.from_gamut()
-    scores = _Scores(quantizer.cpu(), prior, spike_margin)
+    bootstrap = int(bootstrap)
+    acc = _Scores(quantizer.cpu(), prior, spike_margin, keep_bins=bootstrap > 0)
     run = _runner(model)
     was_training = isinstance(model, torch.nn.Module) and model.training
     if isinstance(model, torch.nn.Module):
@@ -262,17 +308,20 @@ def evaluate(model, images, size: int = 64, batch_size: int = 32, quantizer=None
     try:
         with torch.no_grad():
             if whole:
-                _score_whole(scores, run, images, size, psize)
+                _score_whole(acc, run, images, size, psize)
             else:
                 lab = _lab_images(images, size).detach().cpu().float()
                 for s in range(0, len(lab), batch_size):
                     L, true_ab = lab[s:s + batch_size, :1], lab[s:s + batch_size, 1:]
                     pred_ab = run(L) if psize is None else predict_at_size(run, L, psize)
-                    scores.add(L, pred_ab, true_ab)
+                    acc.add(L, pred_ab, true_ab)
     finally:
         if was_training:
             model.train()
-    if not scores.per_image["psnr"]:
+    if not acc.per_image["psnr"]:
         raise ValueError("evaluate: no images to evaluate")
-    return scores.result()
+    result = acc.result()
+    if bootstrap > 0:
+        result["ci95"] = acc.bootstrap(bootstrap, seed)
+    return result
 

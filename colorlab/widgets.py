@@ -25,9 +25,34 @@ import torch
 
 from colorlab.io import atomic_write
 
-__all__ = ["ModelComparison", "TemperatureExplorer", "TuringTest", "wilson_interval", "to_png"]
+__all__ = ["ModelComparison", "TemperatureExplorer", "TuringTest", "wilson_interval", "to_png",
+           "uploaded_files"]
 
 DISPLAY_MAX_SIDE = 384  # uploads are shrunk to this for the widget; the CLI colours at full size
+
+
+def uploaded_files(value) -> list[tuple[str, bytes]]:
+    """``[(file name, bytes), ...]`` from any upload: ipywidgets 8's or 7's ``FileUpload.value``,
+    or the dict ``google.colab.files.upload()`` returns.
+
+    ipywidgets 8 holds a tuple of dicts with ``name`` and ``content`` (a memoryview); ipywidgets 7
+    a dict ``{name: {"metadata": {...}, "content": bytes}}``; Colab's uploader ``{name: bytes}``.
+
+    Examples
+    --------
+    >>> uploaded_files(({"name": "a.png", "content": memoryview(b"x")},))      # ipywidgets 8
+    [('a.png', b'x')]
+    >>> uploaded_files({"b.jpg": {"metadata": {"name": "b.jpg"}, "content": b"y"}})  # ipywidgets 7
+    [('b.jpg', b'y')]
+    >>> uploaded_files({"c.png": b"z"})                                    # google.colab.files
+    [('c.png', b'z')]
+    """
+    if not value:
+        return []
+    if isinstance(value, dict):
+        return [(str(name), bytes(item["content"] if isinstance(item, dict) else item))
+                for name, item in value.items()]
+    return [(str(item["name"]), bytes(item["content"])) for item in value]
 
 
 def to_png(rgb: np.ndarray, height: int | None = None) -> bytes:
@@ -161,8 +186,7 @@ class ModelComparison:
     def _on_upload(self, change):
         from .io import ImageReadError, read_image
 
-        for item in change["new"] or ():
-            name, content = item["name"], bytes(item["content"])
+        for name, content in uploaded_files(change["new"]):
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp) / Path(name).name
                 path.write_bytes(content)

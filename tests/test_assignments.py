@@ -85,3 +85,13 @@ def test_command_line_json(lessons, tmp_path):
                               "--lesson", "42", "--lessons-dir", str(lessons)],
                              capture_output=True, text=True, timeout=60)
     assert missing.returncode == 2 and "lesson '42'" in missing.stderr
+
+
+def test_model_answers_in_markdown_are_hidden_from_students():
+    question = new_markdown_cell("**Q1.** Why sepia?")
+    answer = new_markdown_cell("**Answer.**\n### BEGIN SOLUTION\nThe conditional mean of many "
+                               "hues is a dull brown.\n### END SOLUTION\n")
+    student = assignments.make_student_notebook(new_notebook(cells=[question, answer]))
+    assert student.cells[0].source == question.source
+    assert student.cells[1].source == "**Answer.**\n*Your answer here.*\n"
+    assert "dull brown" in answer.source     # the instructor's notebook is not changed

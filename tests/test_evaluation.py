@@ -164,3 +164,18 @@ def test_whole_mode_refuses_square_datasets_and_empty_input():
         evaluate(grey, "photo.jpg", whole=True)
     with pytest.raises(ValueError, match="no images to evaluate"):
         evaluate(grey, [], whole=True)
+
+
+def test_bootstrap_intervals_bracket_every_score_and_repeat_with_the_seed():
+    g = torch.Generator().manual_seed(5)
+    lab = torch.cat([torch.rand(12, 1, 24, 24, generator=g) * 80 + 10,
+                     torch.randn(12, 2, 24, 24, generator=g) * 25], 1)
+    half = lambda L: lab[:, 1:][:len(L)] * 0.5 if len(L) == 12 else None   # noqa: E731
+    r = evaluate(half, lab, batch_size=12, bootstrap=300, seed=1)
+    again = evaluate(half, lab, batch_size=12, bootstrap=300, seed=1)
+    assert r["ci95"] == again["ci95"]
+    for key, (lo, hi) in r["ci95"].items():
+        assert lo <= r[key] + 1e-9 and r[key] - 1e-9 <= hi, (key, lo, r[key], hi)
+    assert r["ci95"]["psnr"][1] - r["ci95"]["psnr"][0] > 0
+    assert r["ci95"]["chroma_ratio"] == pytest.approx((0.5, 0.5))
+    assert "ci95" not in evaluate(half, lab, batch_size=12)

@@ -75,6 +75,20 @@ def test_upload_of_good_and_broken_files(models, tmp_path):
     assert "broken.jpg" in w.status.value and w.image_picker.value == "upload: mine.png"
 
 
+def test_ipywidgets_7_and_colab_uploads_work_too(models, tmp_path):
+    from PIL import Image
+
+    w = ModelComparison(models, images=_photos(), size=32, height=64)
+    path = tmp_path / "old.png"
+    Image.fromarray(_photos()["gradient"]).save(path)
+    v7 = {"old.png": {"metadata": {"name": "old.png", "type": "image/png"},
+                      "content": path.read_bytes()}}
+    w._on_upload({"new": v7})                       # ipywidgets 7's FileUpload.value
+    assert w.image_picker.value == "upload: old.png" and "ground truth" in w.outputs
+    w._on_upload({"new": {"colab.png": path.read_bytes()}})     # google.colab.files.upload()
+    assert w.image_picker.value == "upload: colab.png"
+
+
 def test_images_are_private_writable_copies(models):
     """PIL hands out read-only arrays; torch warned about them in the learner's notebook (found by
     tests/test_browser.py, where the warning showed as a second output above the widget)."""
