@@ -14,6 +14,7 @@ Command line::
 
     python -m colorlab.assignments make lessons/ --out build/assignments
     python -m colorlab.assignments grade SUBMISSION.ipynb --lesson 03 [--json]
+    python -m colorlab.assignments nbgrader lessons/03_*.ipynb --course COURSE --assignment lesson03
 
 Grading runs the submission, with the instructor's test cells in place, in quick mode
 (``COLORLAB_QUICK=1``), and never crashes on a broken submission: an exercise whose test cell
@@ -42,7 +43,7 @@ from pathlib import Path
 import nbformat
 
 __all__ = ["strip_solutions", "strip_answers", "strip_hidden_tests", "make_student_notebook",
-           "make", "grade", "Score"]
+           "make", "grade", "Score", "nbgrader_notebook", "export_nbgrader"]
 
 _SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION[^\n]*\n.*?"
                        r"^[ \t]*### END SOLUTION[^\n]*(\n|$)", re.M | re.S)
@@ -202,6 +203,47 @@ def grade(submission: str | Path, lesson: str, lessons_dir: str | Path = "lesson
     return scores
 
 
+def nbgrader_notebook(nb):
+    """A copy of a lesson carrying nbgrader's cell metadata, so nbgrader itself can use it.
+
+    nbgrader finds its cells through ``cell.metadata["nbgrader"]``, not through the markers alone:
+    solution cells get ``solution``, test cells (``# TEST: ...``) become locked autograded cells
+    worth their points, and markdown model answers become manually graded answer cells (1 point).
+    The ``grade_id`` is the cell's id.
+    """
+    out = copy.deepcopy(nb)
+    for i, cell in enumerate(out.cells):
+        header, gid = _test_header(cell), cell.get("id") or f"cell-{i}"
+        if header:
+            meta = {"grade": True, "solution": False, "locked": True,
+                    "points": float(header.group("points") or 1)}
+        elif _is_exercise(cell):
+            meta = {"grade": False, "solution": True, "locked": False}
+        elif cell.cell_type == "markdown" and "### BEGIN SOLUTION" in cell.source:
+            meta = {"grade": True, "solution": True, "locked": False, "points": 1.0}
+        else:
+            continue
+        cell.metadata["nbgrader"] = {**meta, "grade_id": gid, "schema_version": 3}
+    return out
+
+
+def export_nbgrader(lessons, course_dir: str | Path, assignment: str) -> list[Path]:
+    """Write ``lessons`` (paths) with nbgrader metadata into ``course_dir/source/assignment/``.
+
+    Then, in ``course_dir``: ``nbgrader generate_assignment ASSIGNMENT`` makes the student
+    version, and ``nbgrader autograde ASSIGNMENT`` grades the submissions (set
+    ``COLORLAB_QUICK=1`` so the lessons run in quick mode, as :func:`grade` does).
+    """
+    target = Path(course_dir) / "source" / assignment
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in map(Path, lessons):
+        nbformat.write(nbgrader_notebook(nbformat.read(path, as_version=4)),
+                       str(target / path.name))
+        written.append(target / path.name)
+    return written
+
+
 def _main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m colorlab.assignments",
                                      description="Make student versions of the lessons, "
@@ -219,10 +261,16 @@ def _main(argv=None) -> int:
                          help="the instructor's lessons (default lessons/)")
     p_grade.add_argument("--json", action="store_true", help="print JSON for a gradebook")
     p_grade.add_argument("--timeout", type=int, default=600, help="seconds per cell (default 600)")
+    p_nbg = sub.add_parser("nbgrader", help="copy lessons into an nbgrader course, with metadata")
+    p_nbg.add_argument("lessons", nargs="+", help="lesson notebooks (.ipynb)")
+    p_nbg.add_argument("--course", required=True, help="the nbgrader course folder")
+    p_nbg.add_argument("--assignment", required=True, help="assignment name, e.g. lesson03")
     args = parser.parse_args(argv)
     try:
-        if args.command == "make":
-            for path in make(args.lessons, args.out):
+        if args.command in ("make", "nbgrader"):
+            paths = (make(args.lessons, args.out) if args.command == "make" else
+                     export_nbgrader(args.lessons, args.course, args.assignment))
+            for path in paths:
                 print(path)
             return 0
         scores = grade(args.submission, args.lesson, args.lessons_dir, args.timeout)

@@ -158,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--whole", action="store_true",
                    help="score whole photos (short side --size, aspect kept, nothing cropped) as "
                         "colorize colours them; a folder's image files are read at their own size")
+    e.add_argument("--bootstrap", type=int, default=0, metavar="N",
+                   help="add 95%% bootstrap intervals over the images from N resamples "
+                        "(e.g. 1000; default 0: none)")
     e.add_argument("--json", action="store_true", help="print JSON")
 
     m = sub.add_parser("compare", help="contact sheet: original, grey input, each model",

@@ -256,19 +256,21 @@ def cmd_evaluate(args) -> int:
                                      download=args.download), []
         readable = _readable(photos.values(), "evaluate", "error", failed)
         result = evaluate(model, readable, size=args.size, predict_size=args.predict_size,
-                          whole=True)
+                          whole=True, bootstrap=args.bootstrap)
         skipped = len(failed)
     else:
         # unreadable images are named and scored without
         data, skipped = _load_data(args, args.split, "evaluate", level="error")
         result = evaluate(model, data, size=args.size, batch_size=args.batch_size,
-                          predict_size=args.predict_size)
+                          predict_size=args.predict_size, bootstrap=args.bootstrap)
     if args.json:
         plain = {k: v.item() if hasattr(v, "item") else v for k, v in result.items()}
         print(json.dumps(plain, indent=2))
     else:
+        ci = result.pop("ci95", {})
         for key, value in result.items():
-            print(f"{key:<20} {value:.4f}" if isinstance(value, float) else f"{key:<20} {value}")
+            line = f"{key:<26} {value:.4f}" if isinstance(value, float) else f"{key:<26} {value}"
+            print(line + (f"  [{ci[key][0]:.4f}, {ci[key][1]:.4f}]" if key in ci else ""))
     if skipped:
         print(f"colorlab evaluate: error: {skipped} unreadable image(s) left out of these scores",
               file=sys.stderr)

@@ -327,3 +327,11 @@ def test_the_finished_progress_bar_is_drawn_once(tmp_path, capsys):
                  "--batch-size", "2", "--out", str(tmp_path / "m.ckpt")]) == 0
     bars = capsys.readouterr().err.replace("\r", "\n")
     assert bars.count(" 5/5 ") == 1, bars
+
+
+def test_evaluate_bootstrap_prints_intervals(spec, capsys):
+    assert main(["evaluate", "--model", spec, "--data", "samples", "--size", "32",
+                 "--bootstrap", "50"]) == 0
+    psnr = next(t for t in capsys.readouterr().out.splitlines() if t.startswith("psnr"))
+    value, interval = psnr.split()[1], psnr.split("[")[1].rstrip("]").split(", ")
+    assert float(interval[0]) <= float(value) <= float(interval[1])
