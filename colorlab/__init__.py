@@ -3,15 +3,17 @@ colourisation.
 
 Modules by concept: :mod:`colorlab.color` (sRGB <-> Lab), :mod:`colorlab.data` (images and
 datasets), :mod:`colorlab.quantize` (the 313-style ab bins), :mod:`colorlab.models`,
-:mod:`colorlab.train`, :mod:`colorlab.metrics`, :mod:`colorlab.viz`, :mod:`colorlab.widgets`,
-:mod:`colorlab.checks` and :mod:`colorlab.assignments`. Submodules load on first use, so
-``import colorlab`` stays fast.
+:mod:`colorlab.train`, :mod:`colorlab.metrics`, :mod:`colorlab.evaluation` (a model scored on
+photos), :mod:`colorlab.viz`, :mod:`colorlab.architecture` (diagrams drawn from the code),
+:mod:`colorlab.widgets`, :mod:`colorlab.course`, :mod:`colorlab.checks` and
+:mod:`colorlab.assignments`; the command line in :mod:`colorlab.cli` and
+:mod:`colorlab.commands`. Submodules load on first use, so ``import colorlab`` stays fast.
 """
 import importlib
 
 __version__ = "0.1.0"
-_SUBMODULES = {"color", "data", "io", "quantize", "metrics", "viz", "models", "train", "checks",
-               "widgets", "assignments", "cli"}
+_SUBMODULES = {"color", "data", "io", "quantize", "metrics", "evaluation", "viz", "architecture",
+               "models", "train", "checks", "widgets", "course", "assignments", "cli", "commands"}
 
 
 def __getattr__(name):
