@@ -39,7 +39,7 @@ from colorlab.metrics.scores import SPECKLE_SIGMA as SIGMA
 from colorlab.models.base import _as_rgb_tensor, _resize_whole, predict_at_size
 from colorlab.quantize import ABQuantizer
 
-__all__ = ["evaluate"]
+__all__ = ["evaluate", "score_table", "verdict"]
 
 MAX_THRESHOLD = 150   # AuC thresholds 0..150 (Zhang et al.)
 
@@ -325,3 +325,51 @@ def evaluate(model, images, size: int = 64, batch_size: int = 32, quantizer=None
         result["ci95"] = acc.bootstrap(bootstrap, seed)
     return result
 
+
+
+def score_table(table: dict, columns, width: int = 15, name_width: int = 12) -> str:
+    """Rows of scores with their 95 % intervals on the line below, as text.
+
+    Parameters
+    ----------
+    table : dict
+        ``{row name: evaluate(..., bootstrap=N) result}``.
+    columns : list of (key, heading, scale, decimals)
+        E.g. ``("auc", "AuC (%)", 100, 1)``: the score ``key`` times ``scale``.
+    width, name_width : int
+        Column widths in characters.
+
+    Examples
+    --------
+    >>> r = {"psnr": 23.456, "ci95": {"psnr": (23.1, 23.8)}}
+    >>> print(score_table({"mse": r}, [("psnr", "PSNR (dB)", 1, 2)], width=14, name_width=4))
+             PSNR (dB)
+     mse         23.46
+         [23.10,23.80]
+    """
+    def interval(r, key, scale, decimals):
+        lo, hi = r["ci95"][key]
+        return f"[{scale * lo:.{decimals}f},{scale * hi:.{decimals}f}]"
+
+    lines = [f"{'':>{name_width}}" + "".join(f"{head:>{width}}" for _, head, _, _ in columns)]
+    for name, r in table.items():
+        lines.append(f"{name:>{name_width}}" + "".join(f"{s * r[k]:>{width}.{d}f}"
+                                                        for k, _, s, d in columns))
+        lines.append(f"{'':>{name_width}}" + "".join(f"{interval(r, k, s, d):>{width}}"
+                                                     for k, _, s, d in columns))
+    return "\n".join(lines)
+
+
+def verdict(a: dict, b: dict, key: str) -> str:
+    """``">"`` or ``"<"`` when the 95 % intervals of results ``a`` and ``b`` on ``key`` do not
+    overlap, else ``"within noise of"``.
+
+    Examples
+    --------
+    >>> verdict({"ci95": {"psnr": (24, 25)}}, {"ci95": {"psnr": (22, 23)}}, "psnr")
+    '>'
+    >>> verdict({"ci95": {"psnr": (22, 24)}}, {"ci95": {"psnr": (23, 25)}}, "psnr")
+    'within noise of'
+    """
+    (lo_a, hi_a), (lo_b, hi_b) = a["ci95"][key], b["ci95"][key]
+    return ">" if lo_a > hi_b else "<" if hi_a < lo_b else "within noise of"
