@@ -228,6 +228,8 @@ def lab_to_rgb(lab):
 
     Raises
     ------
+    TypeError
+        If the input is uint8 (Lab needs floats).
     ValueError
         If the shape has no channel axis of size 3, or the input holds NaN or inf.
 

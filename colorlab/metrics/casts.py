@@ -119,6 +119,7 @@ def chroma_spikes(pred_ab: torch.Tensor, true_ab: torch.Tensor, margin: float = 
     Returns
     -------
     float in [0, 1]
+        The share of photos with at least one spike.
 
     Examples
     --------

@@ -111,6 +111,7 @@ def psnr(pred_rgb: torch.Tensor, true_rgb: torch.Tensor) -> float:
     Returns
     -------
     float
+        Mean PSNR over the batch, in dB (at most 100).
 
     Examples
     --------
@@ -164,6 +165,7 @@ def auc_ab(pred_ab: torch.Tensor, true_ab: torch.Tensor, max_threshold: int = 15
     Returns
     -------
     float in [0, 1]
+        Mean over the thresholds of the share of pixels within each.
 
     Examples
     --------
@@ -209,6 +211,7 @@ def auc_ab_rebalanced(pred_ab: torch.Tensor, true_ab: torch.Tensor, quantizer=No
     Returns
     -------
     float in [0, 1]
+        As :func:`auc_ab`, each pixel weighted by the inverse prior of its true bin.
 
     Examples
     --------
@@ -264,6 +267,7 @@ def smooth_colorfulness(rgb: torch.Tensor, sigma: float = SPECKLE_SIGMA) -> floa
     Returns
     -------
     float
+        Mean over the batch; 0 for grey images and for pure speckle around grey.
 
     Examples
     --------
@@ -291,6 +295,7 @@ def chroma_ratio(pred_ab: torch.Tensor, true_ab: torch.Tensor) -> float:
     Returns
     -------
     float
+        1 for the true chroma, below 1 washed out; NaN if the truth is all grey.
 
     Examples
     --------
