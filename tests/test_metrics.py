@@ -9,6 +9,7 @@ from test_quantize import _one_thread  # noqa: E402,F401  (autouse: one torch th
 
 from colorlab import data, metrics
 from colorlab.color import lab_to_rgb, rgb_to_lab
+from colorlab.evaluation import evaluate
 from colorlab.metrics import casts
 from colorlab.quantize import ABQuantizer
 
@@ -125,7 +126,7 @@ def test_evaluate_dict_against_individual_metrics():
     rgb = _images(n=5, size=24, seed=3)[1]
     lab = rgb_to_lab(rgb)
     model = _Stub(lab).train()
-    r = metrics.evaluate(model, lab, batch_size=2)
+    r = evaluate(model, lab, batch_size=2)
     assert model.training                                 # mode restored
     assert set(r) == {"psnr", "ssim", "auc", "auc_rebalanced", "colorfulness", "colorfulness_gt",
                       "colorfulness_ratio", "smooth_colorfulness_ratio", "chroma_ratio", "cast",
@@ -155,7 +156,7 @@ def test_evaluate_dict_against_individual_metrics():
     ds = DS()
     ds.lab = lab
     model.eval()
-    plain = metrics.evaluate(lambda L: model.colorize(L), ds)   # a plain callable works too
+    plain = evaluate(lambda L: model.colorize(L), ds)   # a plain callable works too
     assert math.isclose(plain["auc"], r["auc"], rel_tol=1e-9)
 
 
@@ -163,8 +164,8 @@ def test_evaluate_raw_arrays_use_prepare_image():
     rng = np.random.default_rng(4)
     imgs = [rng.integers(0, 256, (40, 50, 3), dtype=np.uint8) for _ in range(2)]
     grey = lambda L: torch.zeros(L.shape[0], 2, *L.shape[2:])   # noqa: E731
-    r = metrics.evaluate(grey, imgs, size=16)
-    r2 = metrics.evaluate(grey, {"a": imgs[0], "b": imgs[1]}, size=16)
+    r = evaluate(grey, imgs, size=16)
+    r2 = evaluate(grey, {"a": imgs[0], "b": imgs[1]}, size=16)
     assert r["n_images"] == 2 and r == r2
     lab = rgb_to_lab(torch.stack([data.prepare_image(im, 16) for im in imgs]))
     assert math.isclose(r["colorfulness_gt"], metrics.colorfulness(lab_to_rgb(lab)), rel_tol=1e-5)
@@ -179,11 +180,11 @@ def test_evaluate_predict_size_runs_the_model_small_and_upsamples():
         seen.append(tuple(L.shape[-2:]))
         return torch.full((L.shape[0], 2, *L.shape[2:]), 10.0)
 
-    r = metrics.evaluate(constant, lab, predict_size=8)
+    r = evaluate(constant, lab, predict_size=8)
     assert seen == [(8, 8)] and r["n_images"] == 2
-    assert r == metrics.evaluate(constant, lab)  # a constant ab upsamples to itself
+    assert r == evaluate(constant, lab)  # a constant ab upsamples to itself
     with pytest.raises(ValueError, match="predict_size"):
-        metrics.evaluate(constant, lab, predict_size=0)
+        evaluate(constant, lab, predict_size=0)
 
 
 # ---------------------------------------------------------------------- colour cast, tint, spikes
@@ -237,26 +238,18 @@ def test_chroma_spikes_use_the_999th_percentile_against_numpy():
     assert metrics.chroma_spikes(torch.zeros_like(true), true) == 0.0   # grey never spikes
 
 
-def test_metrics_module_does_not_import_models_and_still_offers_evaluate():
+def test_lower_layers_never_import_higher_ones():
+    """colour < metrics, quantize < models < evaluation, train < commands: each import alone."""
     import subprocess
     import sys
-    code = ("import sys, colorlab.metrics as m; assert 'colorlab.models' not in sys.modules; "
-            "from colorlab.evaluation import evaluate; assert m.evaluate is evaluate; "
-            "from colorlab.metrics import evaluate as e2; assert e2 is evaluate")
-    subprocess.run([sys.executable, "-c", code], check=True)
-    with pytest.raises(AttributeError, match="no attribute 'nope'"):
-        _ = metrics.nope
-
-
-def test_smooth_colorfulness_ignores_speckle_but_keeps_object_colour():
-    lab = torch.zeros(1, 3, 48, 48)
-    lab[:, 0] = 60.0
-    speckled = lab.clone()
-    speckled[:, 1, ::2, ::2], speckled[:, 1, 1::2, 1::2] = 50.0, -50.0   # red/green speckle
-    patch = lab.clone()
-    patch[:, 1, :, :24] = 40.0                                           # a red object, left half
-    cf = {k: (metrics.colorfulness(lab_to_rgb(v)), metrics.smooth_colorfulness(lab_to_rgb(v)))
-          for k, v in {"speckle": speckled, "object": patch}.items()}
-    assert cf["speckle"][0] > 20 and cf["speckle"][1] < 0.1 * cf["speckle"][0]
-    assert cf["object"][1] > 0.8 * cf["object"][0]
-    assert metrics.smooth_colorfulness(lab_to_rgb(lab)) < 0.01
+    above = {"colorlab.color": ["colorlab.metrics", "colorlab.models", "colorlab.data"],
+             "colorlab.metrics": ["colorlab.models", "colorlab.evaluation", "colorlab.data"],
+             "colorlab.quantize": ["colorlab.models", "colorlab.metrics", "colorlab.evaluation"],
+             "colorlab.data": ["colorlab.models", "colorlab.metrics", "colorlab.evaluation"],
+             "colorlab.models": ["colorlab.evaluation", "colorlab.train", "colorlab.commands"],
+             "colorlab.evaluation": ["colorlab.train", "colorlab.commands", "colorlab.widgets"]}
+    for module, forbidden in above.items():
+        code = (f"import sys, {module}; bad = [m for m in {forbidden!r} if m in sys.modules]; "
+                "assert not bad, bad")
+        subprocess.run([sys.executable, "-c", code], check=True)
+    assert not hasattr(metrics, "evaluate")     # evaluate lives in colorlab.evaluation only

@@ -5,8 +5,7 @@ All functions take torch tensors in the library's layout: RGB ``(B, 3, H, W)`` i
 ``(B, 2, H, W)`` in Lab units. Per-image scores are averaged over the batch; pixel-pooled scores
 (AuC, chroma ratio) pool every pixel of the batch, as Zhang et al. do over a test set.
 :func:`colorlab.evaluation.evaluate` runs a model over a set of images and returns everything as
-one dict; ``colorlab.metrics.evaluate`` still finds it (imported on first use, so that this module
-never imports :mod:`colorlab.models`).
+one dict (it sits above :mod:`colorlab.models`; this module imports neither).
 
 Examples
 --------
@@ -33,17 +32,6 @@ from colorlab.metrics.scores import (
 )
 
 __all__ = ["psnr", "ssim", "auc_ab", "auc_ab_rebalanced", "colorfulness", "smooth_colorfulness",
-           "chroma_ratio", "colour_cast", "tint", "chroma_spikes",
-           "evaluate"]  # noqa: F822 (evaluate: lazy, module __getattr__)
+           "chroma_ratio", "colour_cast", "tint", "chroma_spikes"]
 
 SPECKLE_SIGMA = scores.SPECKLE_SIGMA
-
-
-def __getattr__(name):
-    """``colorlab.metrics.evaluate`` for old callers: imported from :mod:`colorlab.evaluation` on
-    first use."""
-    if name == "evaluate":
-        from colorlab.evaluation import evaluate
-        globals()["evaluate"] = evaluate
-        return evaluate
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
