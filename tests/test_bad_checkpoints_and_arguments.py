@@ -20,7 +20,7 @@ from PIL import Image
 
 import colorlab.models as cm
 from colorlab.cli import main
-from colorlab.metrics import evaluate
+from colorlab.evaluation import evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,8 +7,6 @@ every test, every input file still has the SHA-256 it had before.
 """
 import json
 import os
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
@@ -20,8 +18,8 @@ from _bad_inputs import IMAGE_CASES, digest_tree, write_image_cases
 from PIL import Image
 
 from colorlab.data import DatasetNotFoundError, ImageSkippedWarning, load_dataset, prepare_image
+from colorlab.evaluation import evaluate
 from colorlab.io import ImageReadError, list_images, read_image
-from colorlab.metrics import evaluate
 from colorlab.models import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,11 +52,23 @@ def model():
 
 
 def run_cli(*args, cache):
-    """``python -m colorlab ARGS`` in a fresh interpreter; returns the CompletedProcess."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLORLAB_CACHE": str(cache),
-           "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-m", "colorlab", *map(str, args)], capture_output=True,
-                          text=True, env=env, timeout=300)
+    """``colorlab ARGS`` in this process (the console script runs the same ``main``): its exit
+    code and what it printed, as ``.returncode``, ``.stdout``, ``.stderr``."""
+    import contextlib
+    import io
+
+    from colorlab.cli import main
+    out, err, old = io.StringIO(), io.StringIO(), os.environ.get("COLORLAB_CACHE")
+    os.environ["COLORLAB_CACHE"] = str(cache)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main([str(a) for a in args])
+    finally:
+        if old is None:
+            os.environ.pop("COLORLAB_CACHE", None)
+        else:
+            os.environ["COLORLAB_CACHE"] = old
+    return SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
 
 
 # --------------------------------------------------------------------------- library API
