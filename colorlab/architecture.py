@@ -18,8 +18,6 @@ Examples
 """
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
@@ -30,7 +28,7 @@ _LAYERS = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)
 
 _CONTAINERS = {"net", "model", "generator", "layers", "features"}   # names that say nothing
 _RENAME = {"levels": "decoder", "fusion": "global path", "fuse": "global path",
-           "backbone": "global path", "bottleneck": "bottleneck", "head": "head"}
+           "backbone": "global path"}
 
 
 def _stage_names(model: nn.Module) -> dict:
@@ -137,6 +135,5 @@ def draw_architecture(model: nn.Module, size: int = 64, ax=None, title: str | No
     bar = fig.colorbar(colormaps.ScalarMappable(norm=norm, cmap=cmap), ax=ax, pad=0.01)
     bar.set_label("channels")
     ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
-    if math.isfinite(size):
-        ax.axhline(size, color="0.5", linewidth=0.6, linestyle=":")
+    ax.axhline(size, color="0.5", linewidth=0.6, linestyle=":")
     return fig

@@ -28,6 +28,7 @@ import os
 import sys
 
 from colorlab._shared import MODEL_NAMES
+from colorlab.commands import doctor_report  # noqa: F401 (lessons import it from here)
 
 __all__ = ["main", "build_parser", "doctor_report"]
 
@@ -196,12 +197,6 @@ def _command(name):
     """The function that runs command ``name`` (imported on use, so ``--help`` stays fast)."""
     from colorlab import commands
     return getattr(commands, f"cmd_{name}")
-
-
-def doctor_report() -> str:
-    """What ``colorlab doctor`` prints (see :func:`colorlab.commands.doctor_report`)."""
-    from colorlab.commands import doctor_report as report
-    return report()
 
 
 def main(argv=None) -> int:

@@ -156,8 +156,7 @@ def course_photos(limit: int | None = None, download: bool | None = None, verbos
             except (DatasetNotFoundError, OfflineError) as e:
                 photos, source = list_photos("samples", limit=limit), "the sample photos"
                 if verbose:
-                    why = (f"the download failed ({str(e).splitlines()[0]})" if download else
-                           "no photo set on this machine and DOWNLOAD is off")
+                    why = _why_missing(e, download, "no photo set on this machine")
                     print(fallback_banner(f"no held-out photo set: using the {len(photos)} "
                                           "sample photos instead", why,
                                           "set DOWNLOAD = True (needs internet; Imagenette, "
@@ -166,6 +165,13 @@ def course_photos(limit: int | None = None, download: bool | None = None, verbos
     if verbose:
         print(f"photos: {source}, {len(photos)} photos")
     return photos, source
+
+
+def _why_missing(error: Exception, download: bool, missing: str) -> str:
+    """The reason a fallback banner gives: the failed download, or what is missing here."""
+    if download:
+        return f"the download failed ({str(error).splitlines()[0]})"
+    return f"{missing} and DOWNLOAD is off"
 
 
 def fallback_banner(what: str, why: str, fix: str) -> str:
@@ -207,8 +213,7 @@ def course_dataset(split: str = "test", size: int = 32, limit: int | None = None
             ds, source = (load_dataset("samples", size=size),
                           "the sample photos (CIFAR-10 not available)")
             if verbose:
-                why = (f"the download failed ({str(e).splitlines()[0]})" if download else
-                       "CIFAR-10 is not on this machine and DOWNLOAD is off")
+                why = _why_missing(e, download, "CIFAR-10 is not on this machine")
                 print(fallback_banner(f"CIFAR-10 {split} split not found: using the "
                                       f"{len(ds)} sample photos instead", why,
                                       "set DOWNLOAD = True in the parameters cell (needs "

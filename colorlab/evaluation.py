@@ -35,7 +35,6 @@ import torch.nn.functional as F
 from colorlab._shared import positive_int
 from colorlab.color import lab_to_rgb, merge_lab, rgb_to_lab
 from colorlab.metrics import casts, scores
-from colorlab.metrics.scores import SPECKLE_SIGMA as SIGMA
 from colorlab.models.base import _as_rgb_tensor, _resize_whole, predict_at_size
 from colorlab.quantize import ABQuantizer
 
@@ -113,16 +112,16 @@ class _Scores:
 
     def add(self, L, pred_ab, true_ab):
         """Score one batch: L (B, 1, H, W), pred_ab and true_ab (B, 2, H, W)."""
-        pred_ab, true_ab = pred_ab.double(), true_ab.double()
-        pred_rgb = lab_to_rgb(merge_lab(L.double(), pred_ab))
-        true_rgb = lab_to_rgb(merge_lab(L.double(), true_ab))
+        L, pred_ab, true_ab = L.double(), pred_ab.double(), true_ab.double()
+        pred_rgb = lab_to_rgb(merge_lab(L, pred_ab))
+        true_rgb = lab_to_rgb(merge_lab(L, true_ab))
         self.per_image["psnr"].append(scores._psnr_per_image(pred_rgb, true_rgb))
         self.per_image["ssim"].append(scores._ssim_per_image(pred_rgb, true_rgb))
         self.per_image["cf"].append(scores._colorfulness_per_image(pred_rgb))
         self.per_image["cf_gt"].append(scores._colorfulness_per_image(true_rgb))
-        L = L.double()
-        self.per_image["cfs"].append(scores._smooth_colorfulness_per_image(L, pred_ab, SIGMA))
-        self.per_image["cfs_gt"].append(scores._smooth_colorfulness_per_image(L, true_ab, SIGMA))
+        smooth, sigma = scores._smooth_colorfulness_per_image, scores.SPECKLE_SIGMA
+        self.per_image["cfs"].append(smooth(L, pred_ab, sigma))
+        self.per_image["cfs_gt"].append(smooth(L, true_ab, sigma))
         self.per_image["cast"].append(casts._cast_per_image(pred_ab, true_ab))
         spikes = casts._spikes_per_image(pred_ab, true_ab, self.margin)
         self.per_image["spikes"].append(spikes.double())
@@ -132,16 +131,18 @@ class _Scores:
         hits = scores._auc_hits(pred_ab, true_ab, MAX_THRESHOLD).reshape(-1)
         self.bin_hits += torch.bincount(bins, weights=hits, minlength=self.quantizer.Q)
         self.bin_count += torch.bincount(bins, minlength=self.quantizer.Q).double()
-        self.chroma[0] += float(pred_ab.pow(2).sum(1).sqrt().sum())
-        self.chroma[1] += float(true_ab.pow(2).sum(1).sqrt().sum())
+        chroma_p = pred_ab.pow(2).sum(1).sqrt().flatten(1).sum(1)      # (B,) per image
+        chroma_t = true_ab.pow(2).sum(1).sqrt().flatten(1).sum(1)
+        self.chroma[0] += float(chroma_p.sum())
+        self.chroma[1] += float(chroma_t.sum())
         if self.keep_bins:   # per image, for the bootstrap
             B, Q = len(true_ab), self.quantizer.Q
             img = (bins.view(B, -1) + Q * torch.arange(B)[:, None]).reshape(-1)
             keep = self.per_image_bins
             keep["hits"].append(torch.bincount(img, weights=hits, minlength=B * Q).view(B, Q))
             keep["count"].append(torch.bincount(img, minlength=B * Q).view(B, Q).double())
-            keep["chroma_p"].append(pred_ab.pow(2).sum(1).sqrt().flatten(1).sum(1))
-            keep["chroma_t"].append(true_ab.pow(2).sum(1).sqrt().flatten(1).sum(1))
+            keep["chroma_p"].append(chroma_p)
+            keep["chroma_t"].append(chroma_t)
 
     def _weights(self):
         # rebalanced AuC: every pixel weighted by w[its true bin], w = inverse smoothed prior of ALL

@@ -114,6 +114,9 @@ def read_image(path) -> np.ndarray:
     Parameters
     ----------
     path : str or os.PathLike
+    sync_folder : bool
+        Also fsync the folder after the rename, so the new name survives a power cut (what a
+        training checkpoint needs; one more disk flush per file, so off for images).
         The image file. Opened read-only; never modified.
 
     Returns
@@ -244,7 +247,7 @@ _FILE_MODE = _default_file_mode()
 
 
 @contextlib.contextmanager
-def atomic_write(path):
+def atomic_write(path, sync_folder: bool = False):
     """Write a file atomically: yield a binary file in the same folder, then fsync and
     ``os.replace``.
 
@@ -275,7 +278,8 @@ def atomic_write(path):
             os.fsync(f.fileno())
         os.chmod(tmp, _FILE_MODE)  # mkstemp makes 0600; give the usual permissions of a new file
         os.replace(tmp, p)
-        _fsync_dir(p.parent)
+        if sync_folder:
+            _fsync_dir(p.parent)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

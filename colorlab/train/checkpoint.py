@@ -96,7 +96,7 @@ def save_checkpoint(path, state: dict) -> Path:
             stale.unlink(missing_ok=True)
         buffer = io.BytesIO()
         torch.save(state, buffer)
-        with atomic_write(path) as f:
+        with atomic_write(path, sync_folder=True) as f:
             _write_file(f, buffer.getbuffer())
     except OSError as e:
         why = "disk full (ENOSPC)" if e.errno == errno.ENOSPC else (e.strerror or str(e))
