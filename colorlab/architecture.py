@@ -100,8 +100,8 @@ def draw_architecture(model: nn.Module, size: int = 64, ax=None, title: str | No
     matplotlib.figure.Figure
     """
     import matplotlib.pyplot as plt
-    from matplotlib import cm as colormaps
-    from matplotlib import colormaps as named_colormaps
+    from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
     from matplotlib.colors import LogNorm
 
     rows = layer_profile(model, size)
@@ -110,7 +110,7 @@ def draw_architecture(model: nn.Module, size: int = 64, ax=None, title: str | No
     fig = ax.figure
     channels = [r["shape"][0] for r in rows]
     norm = LogNorm(vmin=max(1, min(channels)), vmax=max(channels))
-    cmap = named_colormaps["viridis"]
+    cmap = colormaps["viridis"]
     start, previous, group = 0, None, 0
     for i, r in enumerate(rows + [{"stage": None}]):
         if r["stage"] != previous and previous is not None:       # a group ends: name it
@@ -132,7 +132,7 @@ def draw_architecture(model: nn.Module, size: int = 64, ax=None, title: str | No
     params = sum(p.numel() for p in model.parameters())
     name = dict(getattr(model, "config", {})).get("name", type(model).__name__)
     ax.set_title(title or f"{name}: {params / 1e6:.1f}M parameters", fontsize=10)
-    bar = fig.colorbar(colormaps.ScalarMappable(norm=norm, cmap=cmap), ax=ax, pad=0.01)
+    bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, pad=0.01)
     bar.set_label("channels")
     ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
     ax.axhline(size, color="0.5", linewidth=0.6, linestyle=":")

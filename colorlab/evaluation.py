@@ -327,7 +327,6 @@ def evaluate(model, images, size: int = 64, batch_size: int = 32, quantizer=None
     return result
 
 
-
 def score_table(table: dict, columns, width: int = 15, name_width: int = 12) -> str:
     """Rows of scores with their 95 % intervals on the line below, as text.
 

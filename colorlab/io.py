@@ -114,9 +114,6 @@ def read_image(path) -> np.ndarray:
     Parameters
     ----------
     path : str or os.PathLike
-    sync_folder : bool
-        Also fsync the folder after the rename, so the new name survives a power cut (what a
-        training checkpoint needs; one more disk flush per file, so off for images).
         The image file. Opened read-only; never modified.
 
     Returns
@@ -257,6 +254,9 @@ def atomic_write(path, sync_folder: bool = False):
     Parameters
     ----------
     path : str or os.PathLike
+    sync_folder : bool
+        Also fsync the folder after the rename, so the new name survives a power cut (what a
+        training checkpoint needs; one more disk flush per file, so off for images).
 
     Examples
     --------

@@ -253,3 +253,17 @@ def test_lower_layers_never_import_higher_ones():
                 "assert not bad, bad")
         subprocess.run([sys.executable, "-c", code], check=True)
     assert not hasattr(metrics, "evaluate")     # evaluate lives in colorlab.evaluation only
+
+
+def test_smooth_colorfulness_ignores_speckle_but_keeps_object_colour():
+    lab = torch.zeros(1, 3, 48, 48)
+    lab[:, 0] = 60.0
+    speckled = lab.clone()
+    speckled[:, 1, ::2, ::2], speckled[:, 1, 1::2, 1::2] = 50.0, -50.0   # red/green speckle
+    patch = lab.clone()
+    patch[:, 1, :, :24] = 40.0                                           # a red object, left half
+    cf = {k: (metrics.colorfulness(lab_to_rgb(v)), metrics.smooth_colorfulness(lab_to_rgb(v)))
+          for k, v in {"speckle": speckled, "object": patch}.items()}
+    assert cf["speckle"][0] > 20 and cf["speckle"][1] < 0.1 * cf["speckle"][0]
+    assert cf["object"][1] > 0.8 * cf["object"][0]
+    assert metrics.smooth_colorfulness(lab_to_rgb(lab)) < 0.01

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from colorlab.color import denormalize_ab, lab_to_rgb, normalize_l
-from colorlab.models.backbone import FEATURE_CHANNELS, efficientnet_lite0
+from colorlab.models.backbone import _FEATURE_BLOCKS, FEATURE_CHANNELS, efficientnet_lite0
 from colorlab.models.base import ColorizationModel
 from colorlab.models.layers import channels
 
@@ -178,10 +178,10 @@ class EncoderDiscriminator(nn.Module):
     def __init__(self, pretrained: bool = True, width: int = 64):
         super().__init__()
         self.net = efficientnet_lite0(pretrained).requires_grad_(False)
-        chans = (FEATURE_CHANNELS[1], FEATURE_CHANNELS[2], FEATURE_CHANNELS[3], FEATURE_CHANNELS[4])
-        self.heads = nn.ModuleList(
-            nn.Sequential(nn.Conv2d(c, width, 3, padding=1), nn.LeakyReLU(0.2),
-                          nn.Conv2d(width, 1, 1)) for c in chans)
+        chans = [FEATURE_CHANNELS[_FEATURE_BLOCKS.index(i)] for i in self.stages]
+        self.heads = nn.ModuleDict({
+            str(i): nn.Sequential(nn.Conv2d(c, width, 3, padding=1), nn.LeakyReLU(0.2),
+                                  nn.Conv2d(width, 1, 1)) for i, c in zip(self.stages, chans)})
 
     def train(self, mode: bool = True):
         """Train mode for the heads; the encoder keeps its ImageNet BatchNorm statistics."""
@@ -194,14 +194,12 @@ class EncoderDiscriminator(nn.Module):
         x = lab_to_rgb(lab).clamp(0.0, 1.0) * 2.0 - 1.0
         net = self.net
         x = net.bn1(net.conv_stem(x))
-        grid = (L.shape[-2] // 16, L.shape[-1] // 16)
+        grid = (L.shape[-2] // 16, L.shape[-1] // 16)   # finer maps averaged, /32 repeated
         total = 0.0
         for i, block in enumerate(net.blocks[:self.stages[-1] + 1]):
             x = block(x)
-            if i in self.stages:
-                logits = self.heads[self.stages.index(i)](x)
-                total = total + (F.adaptive_avg_pool2d(logits, grid) if logits.shape[-2] >= grid[0]
-                                 else F.interpolate(logits, size=grid, mode="nearest"))
+            if str(i) in self.heads:
+                total = total + F.adaptive_avg_pool2d(self.heads[str(i)](x), grid)
         return total
 
 
