@@ -129,6 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "trained mse: NoGAN pre-training); optimiser state is not taken")
     t.add_argument("--l1-weight", type=_number(float, "l1-weight"), default=None,
                    help="gan: weight of the L1 term (pix2pix: 100)")
+    t.add_argument("--chroma-penalty", type=_number(float, "chroma-penalty"), default=None,
+                   metavar="W",
+                   help="gan: weight of a cost on predicted chroma more than --chroma-margin "
+                        "above the truth's (default 0: off)")
+    t.add_argument("--chroma-margin", type=_number(float, "chroma-margin"), default=None,
+                   metavar="M", help="gan: chroma excess in Lab units that costs nothing "
+                                     "(default 30)")
     t.add_argument("-T", "--temperature", dest="T", type=_TEMPERATURE, default=None,
                    help="class models: annealed-mean temperature stored in the checkpoint")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -46,6 +46,8 @@ def cmd_train(args) -> int:
     from colorlab.models import build
     from colorlab.train import load_training_checkpoint, pick_device, seed_everything, train
     out = Path(args.out or f"runs/{args.model}.ckpt")
+    if args.model != "gan" and (args.chroma_penalty is not None or args.chroma_margin is not None):
+        raise ValueError("--chroma-penalty and --chroma-margin apply to --model gan only")
     data, _ = _load_data(args, args.split, "train", augment=args.augment)
     if args.crop_size is not None:
         data.crop_size = args.crop_size
@@ -81,8 +83,9 @@ def cmd_train(args) -> int:
     options = {}
     if model.kind == "gan":
         options = {"pretrain_steps": args.pretrain_steps}
-        if args.l1_weight is not None:
-            options["l1_weight"] = args.l1_weight
+        for name in ("l1_weight", "chroma_penalty", "chroma_margin"):
+            if getattr(args, name) is not None:
+                options[name] = getattr(args, name)
     history = train(model, data, args.steps, batch_size=args.batch_size, lr=args.lr,
                     device=pick_device(args.device), amp=args.amp, seed=args.seed, out=out,
                     checkpoint_every=args.checkpoint_every, resume=args.resume,

@@ -15,6 +15,7 @@ from colorlab.color import _lab_to_linear, fit_ab_to_gamut, rgb_to_lab
 from colorlab.data import prepare_image
 from colorlab.data.dataset import LabDataset, crop_shapes, random_resized_crops
 from colorlab.models.checkpoint import checkpoint_payload, model_from_payload
+from colorlab.train import load_training_checkpoint
 
 torch.set_num_threads(2)
 pytest.importorskip("timm", reason="the photo models need timm (in requirements.txt)")
@@ -252,9 +253,13 @@ def test_cli_train_photo_model_with_crops_and_init(tmp_path, capsys):
     assert cli.main(["train", "--model", "gan", "--encoder", "efficientnet_lite0",
                      "--data", "samples", "--size", "80", "--crop-size", "64", "--steps", "1",
                      "--batch-size", "2", "--init", str(mse), "--out", str(gan),
-                     "--discriminator", "encoder", "--no-progress"]) == 0
+                     "--discriminator", "encoder", "--chroma-penalty", "300", "--no-progress"]) == 0
     assert "initialised" in capsys.readouterr().out
     assert cm.load_checkpoint(gan).config["discriminator"] == "encoder"
+    assert "g_chroma" in load_training_checkpoint(gan)["history"][-1]
+    assert cli.main(["train", "--model", "mse", "--data", "samples", "--steps", "1",
+                     "--chroma-penalty", "1", "--out", str(tmp_path / "x.ckpt")]) != 0
+    assert "--chroma-penalty and --chroma-margin apply to --model gan" in capsys.readouterr().err
     assert cli.main(["train", "--model", "mse", "--data", "samples", "--steps", "1",
                      "--discriminator", "encoder", "--out", str(tmp_path / "x.ckpt")]) != 0
     assert "--discriminator applies to --model gan" in capsys.readouterr().err

@@ -9,6 +9,7 @@ from _train_doubles import TinyClassModel, TinyDataset, TinyGAN, TinyModel, one_
 import colorlab.data as cd
 import colorlab.models as cm
 from colorlab.train import History, NonFiniteLossError, pick_device, seed_everything, train
+from colorlab.train.losses import chroma_excess
 from colorlab.train.runtime import BatchOrder, Precision
 
 
@@ -66,6 +67,31 @@ def test_nogan_pretraining_leaves_discriminator_alone_then_adversarial():
     assert all("d_loss" not in row for row in history)
     _, history = fit(TinyGAN, steps=4, pretrain_steps=2)
     assert "d_loss" not in history[0] and {"d_loss", "g_adv", "g_l1"} <= set(history[1])
+
+
+def test_chroma_excess_costs_only_colour_far_above_the_truth():
+    real = torch.zeros(1, 2, 4, 4)
+    real[:, 0, :2] = 0.3                                   # a coloured top half, a grey bottom
+    fake = real.clone().requires_grad_(True)
+    assert chroma_excess(fake, real, 0.2).item() == 0      # the truth itself costs nothing
+    blob = real.clone()
+    blob[:, 1, 3, 3] = 0.5                                 # a blob of 0.5 on a grey pixel
+    blob[:, 1, 0, 0] = 0.1                                 # mild extra colour where there is some
+    blob.requires_grad_(True)
+    cost = chroma_excess(blob, real, 0.2)
+    assert cost.item() == pytest.approx((0.5 - 0.2) ** 2 / 16)
+    cost.backward()
+    grad = blob.grad.norm(dim=1)[0]
+    assert grad[3, 3] > 0 and grad.sum() == grad[3, 3]    # only the blob is pushed back
+
+
+def test_chroma_penalty_is_logged_and_checked():
+    _, history = fit(TinyGAN, steps=2, chroma_penalty=100.0, chroma_margin=10.0)
+    assert math.isfinite(history.last("g_chroma"))
+    _, plain = fit(TinyGAN, steps=2)
+    assert "g_chroma" not in plain[-1]
+    with pytest.raises(ValueError, match="chroma_penalty must be >= 0"):
+        fit(TinyGAN, steps=1, chroma_penalty=-1.0)
 
 
 def test_class_rebalancing_weights_change_the_loss_and_prior_option_sets_them():

@@ -17,12 +17,15 @@ classification  ab avg-pooled to the logits' size, soft-encoded (``k=5``, ``sigm
 gan             pix2pix: ``discriminator(L, ab / 110)`` with BCE-with-logits, G with adversarial
                 + 100 x L1; Adam 2e-4, betas (0.5, 0.999) for both (or ``model.recipe``).
                 ``pretrain_steps`` of L1-only generator training come first (NoGAN / DeOldify
-                recipe).
+                recipe). ``chroma_penalty`` w adds w x mean(relu(|fake| - |real| - m) ** 2)
+                (normalised ab; m = ``chroma_margin`` / 110, default 30 Lab units): a cost
+                on colour far more saturated than the truth, the GAN's blobs.
 ==============  =========================================================================
 
 Options (``train(..., **kind_options)``): ``schedule=None|"cosine"``, ``weight_decay``; for
 classification ``k``, ``sigma``, ``rebalance`` (default True), ``prior`` (``(Q,)``, passed to
-``model.set_prior`` first); for GAN ``l1_weight`` (100), ``pretrain_steps`` (0).
+``model.set_prior`` first); for GAN ``l1_weight`` (100), ``pretrain_steps`` (0),
+``chroma_penalty`` (0), ``chroma_margin`` (30).
 
 Examples
 --------
@@ -38,9 +41,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from colorlab.color import normalize_ab
+from colorlab.color import AB_SCALE, normalize_ab
 
-__all__ = ["make_task", "RegressionTask", "ClassificationTask", "GanTask"]
+__all__ = ["make_task", "RegressionTask", "ClassificationTask", "GanTask", "chroma_excess"]
 
 
 def _update(loss, optimizer, scaler) -> None:
@@ -179,7 +182,7 @@ class GanTask(_Task):
     kind = "gan"
     lr = 2e-4
     betas = (0.5, 0.999)
-    options = ("l1_weight", "pretrain_steps")
+    options = ("l1_weight", "pretrain_steps", "chroma_penalty", "chroma_margin")
 
     def __init__(self, model, steps, lr=None, **opts):
         recipe = dict(getattr(model, "recipe", {}) or {})
@@ -187,11 +190,16 @@ class GanTask(_Task):
         self.default_l1 = float(recipe.get("l1_weight", 100.0))
         super().__init__(model, steps, lr=lr, **opts)
 
-    def configure(self, l1_weight=None, pretrain_steps=0) -> None:
+    def configure(self, l1_weight=None, pretrain_steps=0, chroma_penalty=0.0,
+                  chroma_margin=30.0) -> None:
         self.l1_weight = self.default_l1 if l1_weight is None else float(l1_weight)
         self.pretrain_steps = int(pretrain_steps)
-        if self.pretrain_steps < 0:
-            raise ValueError(f"train(): pretrain_steps must be >= 0, got {pretrain_steps!r}")
+        self.chroma_penalty, self.chroma_margin = float(chroma_penalty), float(chroma_margin)
+        for name, value in (("pretrain_steps", self.pretrain_steps),
+                            ("chroma_penalty", self.chroma_penalty),
+                            ("chroma_margin", self.chroma_margin)):
+            if not value >= 0:
+                raise ValueError(f"train(): {name} must be >= 0, got {value!r}")
 
     def modules(self) -> dict:
         return {"generator": self.model.generator, "discriminator": self.model.discriminator}
@@ -230,9 +238,41 @@ class GanTask(_Task):
             g_logits = plain_d(L, fake).float()
         g_adv = F.binary_cross_entropy_with_logits(g_logits, torch.ones_like(g_logits))
         g_loss = g_adv + self.l1_weight * l1
+        extra = {}
+        if self.chroma_penalty:
+            extra["g_chroma"] = chroma_excess(fake, real, self.chroma_margin / AB_SCALE)
+            g_loss = g_loss + self.chroma_penalty * extra["g_chroma"]
         _update(g_loss, self.optimizers["generator"], scaler)
         return {"loss": g_loss.detach(), "g_adv": g_adv.detach(), "g_l1": l1.detach(),
-                "d_loss": d_loss.detach()}
+                "d_loss": d_loss.detach(), **{k: v.detach() for k, v in extra.items()}}
+
+
+def chroma_excess(fake, real, margin):
+    """``mean(relu(|fake| - |real| - margin) ** 2)`` over pixels: how far the predicted chroma
+    exceeds the true chroma by more than ``margin`` (all in the same ab units).
+
+    Parameters
+    ----------
+    fake, real : Tensor
+        ``(B, 2, H, W)`` predicted and true ab.
+    margin : float
+        Excess allowed for free; only colour more saturated than the truth by more than this
+        costs anything, so plausible colour stays free and blobs on grey surfaces do not.
+
+    Returns
+    -------
+    Tensor
+        A scalar.
+
+    Examples
+    --------
+    >>> real = torch.zeros(1, 2, 2, 2)
+    >>> fake = torch.zeros(1, 2, 2, 2); fake[0, 0, 0, 0] = 0.5
+    >>> round(float(chroma_excess(fake, real, margin=0.3)), 4)   # (0.5 - 0.3) ** 2 / 4 pixels
+    0.01
+    """
+    excess = F.relu(fake.norm(dim=1) - real.norm(dim=1) - margin)
+    return (excess ** 2).mean()
 
 
 class _SeparateCalls(nn.Module):
