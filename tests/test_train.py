@@ -90,6 +90,8 @@ def test_chroma_penalty_is_logged_and_checked():
     assert math.isfinite(history.last("g_chroma"))
     _, plain = fit(TinyGAN, steps=2)
     assert "g_chroma" not in plain[-1]
+    _, grey = fit(TinyGAN, steps=2, data=TinyDataset(grey=True), chroma_penalty=100.0)
+    assert math.isfinite(grey.last("loss"))                # |ab| = 0 gives no NaN gradient
     with pytest.raises(ValueError, match="chroma_penalty must be >= 0"):
         fit(TinyGAN, steps=1, chroma_penalty=-1.0)
 
