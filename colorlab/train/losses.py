@@ -238,13 +238,12 @@ class GanTask(_Task):
             g_logits = plain_d(L, fake).float()
         g_adv = F.binary_cross_entropy_with_logits(g_logits, torch.ones_like(g_logits))
         g_loss = g_adv + self.l1_weight * l1
-        extra = {}
+        logged = {"g_adv": g_adv, "g_l1": l1, "d_loss": d_loss}
         if self.chroma_penalty:
-            extra["g_chroma"] = chroma_excess(fake, real, self.chroma_margin / AB_SCALE)
-            g_loss = g_loss + self.chroma_penalty * extra["g_chroma"]
+            logged["g_chroma"] = chroma_excess(fake, real, self.chroma_margin / AB_SCALE)
+            g_loss = g_loss + self.chroma_penalty * logged["g_chroma"]
         _update(g_loss, self.optimizers["generator"], scaler)
-        return {"loss": g_loss.detach(), "g_adv": g_adv.detach(), "g_l1": l1.detach(),
-                "d_loss": d_loss.detach(), **{k: v.detach() for k, v in extra.items()}}
+        return {"loss": g_loss.detach(), **{k: v.detach() for k, v in logged.items()}}
 
 
 def chroma_excess(fake, real, margin):
