@@ -117,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--global-features", action="store_true",
                    help="class models with --encoder: fuse the encoder's embedding of the "
                         "whole photo")
+    t.add_argument("--embed-size", type=_SIZE, default=None, metavar="S",
+                   help="fusion with --encoder: take the global embedding from a second pass of "
+                        "the encoder at short side S (224: the classifier's own size)")
     t.add_argument("--discriminator", choices=("patch", "encoder"), default=None,
                    help="gan with --encoder: a PatchGAN (default) or heads over the frozen "
                         "ImageNet encoder")

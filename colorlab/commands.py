@@ -69,6 +69,10 @@ def cmd_train(args) -> int:
             kw.update(encoder=args.encoder, image_size=data.train_size, fine_tune=args.fine_tune)
             if args.global_features:
                 kw["global_features"] = True
+        if args.embed_size is not None:
+            if args.model != "fusion" or not args.encoder:
+                raise ValueError("--embed-size applies to --model fusion with --encoder only")
+            kw["embed_size"] = args.embed_size
         if args.discriminator is not None:
             if args.model != "gan" or not args.encoder:
                 raise ValueError("--discriminator applies to --model gan with --encoder only")

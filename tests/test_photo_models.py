@@ -83,6 +83,28 @@ def test_every_kind_colours_any_size_and_round_trips(name):
         assert torch.allclose(again.colorize(L), ab, atol=1.5)  # float16 weights
 
 
+def test_fusion_embedding_from_a_second_pass_at_the_classifiers_size():
+    torch.manual_seed(0)
+    model = cm.build("fusion", encoder_pretrained=False, embed_size=224, **ENC).eval()
+    L = torch.rand(1, 1, 64, 128) * 100
+    big = torch.nn.functional.interpolate(L, size=(224, 448), mode="bilinear",
+                                          align_corners=False)
+    with torch.no_grad():
+        expected = model.net.encoder(big, embed=True)[1]
+        assert torch.equal(model.net._embedding(L), expected)  # short side 224, multiples of 32
+        same_pass = model.net.encoder(L, embed=True)[1]
+        assert not torch.allclose(expected, same_pass)
+        ab = model.colorize(L)
+    assert ab.shape == (1, 2, 64, 128)
+    again = model_from_payload(checkpoint_payload(model), expect="fusion")
+    assert again.config["embed_size"] == 224 and again.net.embed_size == 224
+    with torch.no_grad():
+        assert torch.allclose(again.colorize(L), ab, atol=1e-5)
+    assert "embed_size" not in cm.build("fusion", encoder_pretrained=False, **ENC).config
+    with pytest.raises(ValueError, match="'fusion' only"):
+        cm.build("mse", encoder_pretrained=False, embed_size=224, **ENC)
+
+
 def test_checkpoints_leave_the_wheel_weights_out():
     model = cm.build("mse", **ENC)
     state = checkpoint_payload(model)["model_state"]
@@ -263,3 +285,7 @@ def test_cli_train_photo_model_with_crops_and_init(tmp_path, capsys):
     assert cli.main(["train", "--model", "mse", "--data", "samples", "--steps", "1",
                      "--discriminator", "encoder", "--out", str(tmp_path / "x.ckpt")]) != 0
     assert "--discriminator applies to --model gan" in capsys.readouterr().err
+    assert cli.main(["train", "--model", "mse", "--encoder", "efficientnet_lite0", "--data",
+                     "samples", "--steps", "1", "--embed-size", "224",
+                     "--out", str(tmp_path / "x.ckpt")]) != 0
+    assert "--embed-size applies to --model fusion" in capsys.readouterr().err

@@ -85,11 +85,15 @@ class PhotoUNet(nn.Module):
         How many of the encoder's last blocks (of 7) to fine-tune (default 0: frozen; True: all).
     tanh : bool
         Squash the output to [-1, 1] (normalised ab).
+    embed_size : int, optional
+        With ``fusion``: take the embedding from a second, gradient-free pass of the encoder over
+        L resized so its short side is ``embed_size`` (the size the classifier was trained at, 224),
+        instead of from the pass that gives the skips.
     """
 
     def __init__(self, out_channels: int, out_stride: int = 2, width: float = 1.0,
                  fusion: bool = False, pretrained: bool = True, fine_tune: int = 0,
-                 tanh: bool = True):
+                 tanh: bool = True, embed_size: int | None = None):
         super().__init__()
         if out_stride not in (2, 4):
             raise ValueError(f"out_stride must be 2 or 4, got {out_stride!r}")
@@ -107,10 +111,20 @@ class PhotoUNet(nn.Module):
         kernel = 3 if out_channels == 2 else 1
         self.head = nn.Conv2d(w[levels], out_channels, kernel, padding=kernel // 2)
         self.tanh = tanh
+        self.embed_size = embed_size
+
+    def _embedding(self, L: torch.Tensor) -> torch.Tensor:
+        scale = self.embed_size / min(L.shape[-2:])
+        size = [max(32, round(n * scale / 32) * 32) for n in L.shape[-2:]]
+        with torch.no_grad():
+            big = F.interpolate(L, size=size, mode="bilinear", align_corners=False)
+            return self.encoder(big, embed=True)[1]
 
     def forward(self, L: torch.Tensor) -> torch.Tensor:
         """L ``(B, 1, H, W)`` in [0, 100], H and W multiples of 32 -> the head's output."""
-        if self.fusion is not None:
+        if self.fusion is not None and self.embed_size:
+            feats, embedding = self.encoder(L), self._embedding(L)
+        elif self.fusion is not None:
             feats, embedding = self.encoder(L, embed=True)
         else:
             feats, embedding = self.encoder(L), None
@@ -168,6 +182,10 @@ class PhotoRegressor(_PhotoBase, ColorizationModel):
         Optional fixed Gaussian filter on the predicted ab.
     image_size : int, optional
         The working size (short side) :meth:`colorize_image` predicts at; the training crop size.
+    embed_size : int, optional
+        "fusion" only: take the embedding from a second pass of the encoder over L resized to this
+        short side (224, the classifier's own size) rather than from the working-size pass.
+        Measured: it trains several times slower and adds nothing (the fusion model card).
 
     Notes
     -----
@@ -180,15 +198,20 @@ class PhotoRegressor(_PhotoBase, ColorizationModel):
 
     def __init__(self, name: str = "mse", encoder: str = "efficientnet_lite0",
                  encoder_pretrained: bool = True, fine_tune: int = 0, width: float = 1.0,
-                 gamut: bool = True, ab_blur: float = 0.0, image_size: int | None = None):
+                 gamut: bool = True, ab_blur: float = 0.0, image_size: int | None = None,
+                 embed_size: int | None = None):
         if name not in ("mse", "fusion"):
             raise ValueError(f"PhotoRegressor is 'mse' or 'fusion', not {name!r}")
+        if embed_size is not None and (name != "fusion" or embed_size < 32):
+            raise ValueError(f"embed_size applies to 'fusion' only and must be at least 32, "
+                             f"got {embed_size!r} for {name!r}")
         _check_encoder(encoder)
         super().__init__(dict(name=name, encoder=encoder, encoder_pretrained=encoder_pretrained,
                               fine_tune=fine_tune, width=width, gamut=gamut, ab_blur=ab_blur,
-                              image_size=image_size))
+                              image_size=image_size, **({"embed_size": embed_size}
+                                                        if embed_size else {})))
         self.net = PhotoUNet(2, 2, width, fusion=name == "fusion", pretrained=encoder_pretrained,
-                             fine_tune=fine_tune)
+                             fine_tune=fine_tune, embed_size=embed_size)
 
     def forward(self, L: torch.Tensor) -> torch.Tensor:
         """``(B, 1, H, W)`` L -> ``(B, 2, H, W)`` normalised ab."""
