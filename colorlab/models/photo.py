@@ -43,7 +43,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from colorlab.models.backbone import EMBEDDING_DIM, FEATURE_CHANNELS, GreyEncoder
-from colorlab.models.base import ColorizationModel
+from colorlab.models.base import ColorizationModel, _working_hw
 from colorlab.models.eccv16 import ClassColorizer, RebalancedClassColorizer
 from colorlab.models.gan import EncoderDiscriminator, PatchDiscriminator
 from colorlab.models.layers import channels
@@ -114,8 +114,8 @@ class PhotoUNet(nn.Module):
         self.embed_size = embed_size
 
     def _embedding(self, L: torch.Tensor) -> torch.Tensor:
-        scale = self.embed_size / min(L.shape[-2:])
-        size = [max(32, round(n * scale / 32) * 32) for n in L.shape[-2:]]
+        hw = _working_hw(*L.shape[-2:], self.embed_size, "PhotoUNet")   # as colorize_image sizes
+        size = [max(32, round(n / 32) * 32) for n in hw]                 # the encoder's multiple
         with torch.no_grad():
             big = F.interpolate(L, size=size, mode="bilinear", align_corners=False)
             return self.encoder(big, embed=True)[1]
