@@ -122,12 +122,12 @@ class PhotoUNet(nn.Module):
 
     def forward(self, L: torch.Tensor) -> torch.Tensor:
         """L ``(B, 1, H, W)`` in [0, 100], H and W multiples of 32 -> the head's output."""
-        if self.fusion is not None and self.embed_size:
-            feats, embedding = self.encoder(L), self._embedding(L)
-        elif self.fusion is not None:
-            feats, embedding = self.encoder(L, embed=True)
-        else:
+        if self.fusion is None:
             feats, embedding = self.encoder(L), None
+        elif self.embed_size:
+            feats, embedding = self.encoder(L), self._embedding(L)
+        else:
+            feats, embedding = self.encoder(L, embed=True)
         x = feats[4]
         if embedding is not None:
             tiled = self.fusion(embedding)[:, :, None, None].expand(-1, -1, *x.shape[-2:])
@@ -206,10 +206,12 @@ class PhotoRegressor(_PhotoBase, ColorizationModel):
             raise ValueError(f"embed_size applies to 'fusion' only and must be at least 32, "
                              f"got {embed_size!r} for {name!r}")
         _check_encoder(encoder)
-        super().__init__(dict(name=name, encoder=encoder, encoder_pretrained=encoder_pretrained,
-                              fine_tune=fine_tune, width=width, gamut=gamut, ab_blur=ab_blur,
-                              image_size=image_size, **({"embed_size": embed_size}
-                                                        if embed_size else {})))
+        config = dict(name=name, encoder=encoder, encoder_pretrained=encoder_pretrained,
+                      fine_tune=fine_tune, width=width, gamut=gamut, ab_blur=ab_blur,
+                      image_size=image_size)
+        if embed_size:  # only when set: the shipped fusion's config stays as it was
+            config["embed_size"] = embed_size
+        super().__init__(config)
         self.net = PhotoUNet(2, 2, width, fusion=name == "fusion", pretrained=encoder_pretrained,
                              fine_tune=fine_tune, embed_size=embed_size)
 
