@@ -63,7 +63,8 @@ def _add_common(p, data=True, size=64):
     if data:
         p.add_argument("--data", required=True, metavar="SPEC",
                        help="samples, cifar10, imagenette, flowers102, places365, stl10 or "
-                            "folder:PATH")
+                            "folder:PATH; train and evaluate also take several, separated by "
+                            "commas (a mixture)")
         p.add_argument("--root", default=None, help="where datasets live or download to")
         p.add_argument("--limit", type=_COUNT, default=None, help="use only the first N images")
         p.add_argument("--download", action="store_true",
@@ -141,6 +142,14 @@ def build_parser() -> argparse.ArgumentParser:
                                      "(default 30)")
     t.add_argument("-T", "--temperature", dest="T", type=_TEMPERATURE, default=None,
                    help="class models: annealed-mean temperature stored in the checkpoint")
+    t.add_argument("--weights", default=None, metavar="W1,W2,...",
+                   help="with several --data specs separated by commas: each source's share of "
+                        "every batch (default equal shares)")
+    t.add_argument("--val-every", type=_COUNT, default=None, metavar="K",
+                   help="score the held-out split every K steps (val_loss, val_psnr in the "
+                        "history: the validation curve; default: only at the end)")
+    t.add_argument("--val-limit", type=_COUNT, default=None, metavar="N",
+                   help="held-out images for --val-every, per source (default 256 in all)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     c = sub.add_parser("colorize", help="colour image files or folders at full resolution",

@@ -21,11 +21,16 @@ def _load_data(args, split, command, level="warning", **kw):
     each unreadable image of a folder (left out of the data); returns ``(data, number skipped)``."""
     import warnings
 
-    from colorlab.data import ImageSkippedWarning, load_dataset
+    from colorlab.data import ImageSkippedWarning, load_dataset, load_mixture
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ImageSkippedWarning)
-        data = load_dataset(args.data, root=args.root, split=split, size=args.size,
-                            limit=args.limit, download=args.download, **kw)
+        if "," in args.data:
+            data = load_mixture(args.data, getattr(args, "weights", None), root=args.root,
+                                split=split, size=args.size, limit=args.limit,
+                                download=args.download, **kw)
+        else:
+            data = load_dataset(args.data, root=args.root, split=split, size=args.size,
+                                limit=args.limit, download=args.download, **kw)
     skipped = 0
     for w in caught:
         if issubclass(w.category, ImageSkippedWarning):
@@ -48,7 +53,14 @@ def cmd_train(args) -> int:
     out = Path(args.out or f"runs/{args.model}.ckpt")
     if args.model != "gan" and (args.chroma_penalty is not None or args.chroma_margin is not None):
         raise ValueError("--chroma-penalty and --chroma-margin apply to --model gan only")
+    if args.weights is not None and "," not in args.data:
+        raise ValueError("--weights needs several --data specs separated by commas")
     data, _ = _load_data(args, args.split, "train", augment=args.augment)
+    validation = None
+    if args.val_every is not None:
+        split, validation = _held_out(args, limit=args.val_limit)
+        if split is None:
+            raise ValueError(f"--val-every: no held-out images ({validation})")
     if args.crop_size is not None:
         data.crop_size = args.crop_size
     seed_everything(args.seed)  # before the model is built: same seed, same initial weights
@@ -93,7 +105,8 @@ def cmd_train(args) -> int:
     history = train(model, data, args.steps, batch_size=args.batch_size, lr=args.lr,
                     device=pick_device(args.device), amp=args.amp, seed=args.seed, out=out,
                     checkpoint_every=args.checkpoint_every, resume=args.resume,
-                    progress=not args.no_progress, schedule=args.schedule, **options)
+                    progress=not args.no_progress, schedule=args.schedule,
+                    validation=validation, validate_every=args.val_every, **options)
     last = history[-1] if history else {}
     print(f"wrote {out}: {args.model}, {args.steps} steps, "
           f"loss {last.get('loss', float('nan')):.4g}, {last.get('images_per_s', 0):.0f} images/s")
@@ -106,17 +119,27 @@ def cmd_train(args) -> int:
     return 0
 
 
-def _held_out(args):
-    """``(split, data)``: up to :data:`VALIDATION_IMAGES` images of the data's held-out split, or
-    ``(None, reason)`` when it has none here (the samples, a folder without val/ or test/, a
-    torchvision split that is not downloaded)."""
+def _held_out(args, limit=None):
+    """``(split, data)``: up to :data:`VALIDATION_IMAGES` images of the data's held-out split (or
+    ``limit`` of each source of a mixture), or ``(None, reason)`` when it has none here (the
+    samples, a folder without val/ or test/, a torchvision split that is not downloaded)."""
     import warnings
 
-    from colorlab.data import DatasetNotFoundError, ImageSkippedWarning, load_dataset
+    from colorlab.data import DatasetNotFoundError, ImageSkippedWarning, load_dataset, load_mixture
     if args.data == "samples":
         return None, "the samples are the training set"
     if args.split != "train":
         return None, f"trained on the {args.split!r} split"
+    if "," in args.data:
+        specs = args.data.split(",")
+        each = limit or max(1, VALIDATION_IMAGES // len(specs))
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ImageSkippedWarning)
+                return "val", load_mixture(specs, split="val", root=args.root, size=args.size,
+                                           limit=each)
+        except (DatasetNotFoundError, ValueError) as e:
+            return None, f"not every source has a val/ or test/ split ({e})"
     for split in ("val", "test"):
         if args.data.startswith("folder:") and not (Path(args.data[7:]) / split).is_dir():
             continue
@@ -124,7 +147,7 @@ def _held_out(args):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ImageSkippedWarning)
                 return split, load_dataset(args.data, root=args.root, split=split, size=args.size,
-                                           limit=VALIDATION_IMAGES)
+                                           limit=limit or VALIDATION_IMAGES)
         except (DatasetNotFoundError, ValueError):
             continue
     return None, "no val/ or test/ split found beside the training split"
@@ -146,7 +169,7 @@ def _validation_line(args, model) -> str:
 def _write_curve(history, path: Path) -> Path:
     """Draw ``history``'s loss curves (:meth:`History.plot`) into ``path``, atomically."""
     from colorlab.io import atomic_write
-    fig = history.plot(keys=("loss", "d_loss", "g_adv"))
+    fig = history.plot(keys=("loss", "d_loss", "g_adv", "val_loss", "val_psnr"))
     with atomic_write(path) as f:
         fig.savefig(f, format="png")
     return path

@@ -6,6 +6,8 @@
 - :func:`load_dataset`: "samples", "cifar10", "imagenette", "flowers102", "places365", "stl10",
   "folder:PATH", as a :class:`LabDataset` (one Lab tensor ``(N, 3, S, S)``, cached on disk,
   optionally on the GPU); :func:`list_photos`: a dataset's photos at their own size, unread.
+- :func:`load_mixture`, :func:`mix_datasets`: several sources as one training set, each with its
+  share of every batch.
 - :func:`toy_squares`: the red-or-blue toy of lessons 03 and 04 (:mod:`colorlab.data.toy`).
 
 Examples
@@ -18,6 +20,7 @@ Examples
 """
 from .cache import cache_dir
 from .dataset import LabDataset, augment_lab, prepare_stack
+from .mixture import load_mixture, mix_datasets
 from .prepare import SAMPLE_PHOTOS, prepare_batch, prepare_image, sample_photos
 from .sources import DATASETS, DatasetNotFoundError, ImageSkippedWarning, list_photos, load_dataset
 from .toy import TOY_BLUE, TOY_RED, toy_squares
@@ -25,4 +28,4 @@ from .toy import TOY_BLUE, TOY_RED, toy_squares
 __all__ = ["prepare_image", "prepare_batch", "prepare_stack", "sample_photos", "SAMPLE_PHOTOS",
            "load_dataset", "LabDataset", "augment_lab", "cache_dir", "DATASETS",
            "DatasetNotFoundError", "ImageSkippedWarning", "list_photos", "toy_squares", "TOY_RED",
-           "TOY_BLUE"]
+           "TOY_BLUE", "load_mixture", "mix_datasets"]

@@ -206,6 +206,9 @@ class LabDataset(Dataset):
         models train on, so they work at any aspect ratio.
     train_size : int
         The size a model trained on this data sees: ``crop_size``, else ``size``.
+    sample_weights : torch.Tensor of shape (N,) or None
+        How often training draws each image, relative to the others (None: uniformly, each image
+        once per epoch); :func:`~colorlab.data.mix_datasets` sets it so each source gets its share.
     device : torch.device
 
     Examples
@@ -221,7 +224,8 @@ class LabDataset(Dataset):
     """
 
     def __init__(self, lab: torch.Tensor, name: str = "images", paths=None, labels=None,
-                 classes=None, augment: bool = False, device=None, crop_size: int | None = None):
+                 classes=None, augment: bool = False, device=None, crop_size: int | None = None,
+                 sample_weights=None):
         if lab.ndim != 4 or lab.shape[1] != 3 or lab.shape[2] != lab.shape[3]:
             raise ValueError("LabDataset: lab must have shape (N, 3, S, S), "
                              f"got {tuple(lab.shape)}")
@@ -233,6 +237,13 @@ class LabDataset(Dataset):
         self.classes = list(classes) if classes is not None else None
         self.augment = bool(augment)
         self.crop_size = _check_size(crop_size) if crop_size is not None else None
+        self.sample_weights = None
+        if sample_weights is not None:
+            w = torch.as_tensor(sample_weights, dtype=torch.float64).reshape(-1)
+            if len(w) != len(self.lab) or not bool((w >= 0).all()) or not float(w.sum()) > 0:
+                raise ValueError(f"LabDataset: sample_weights must be {len(self.lab)} weights "
+                                 ">= 0, not all 0")
+            self.sample_weights = w
         self.device = self.lab.device
         if device is not None:
             self.to(device)

@@ -30,6 +30,7 @@ from colorlab.train.checkpoint import (
 from colorlab.train.history import History
 from colorlab.train.losses import make_task
 from colorlab.train.runtime import BatchOrder, Precision, pick_device, seed_everything
+from colorlab.train.validation import validation_scores
 
 __all__ = ["train", "NonFiniteLossError"]
 
@@ -127,7 +128,8 @@ def _restore(state, model, task, precision, history, ctx, config) -> int:
 
 def train(model, dataset, steps, batch_size=64, lr=None, device="auto", amp=None,
           channels_last=False, compile=False, seed=0, out=None, checkpoint_every=None, resume=None,
-          progress=True, log_every=10, **kind_options) -> History:
+          progress=True, log_every=10, validation=None, validate_every=None,
+          **kind_options) -> History:
     """Train any colorlab model (regression, classification or GAN) on a Lab dataset.
 
     Parameters
@@ -163,6 +165,12 @@ def train(model, dataset, steps, batch_size=64, lr=None, device="auto", amp=None
         A ``tqdm.auto`` bar with loss and images/s (rank 0 only).
     log_every : int
         Steps per :class:`History` row; losses are checked for NaN/inf at these points.
+    validation : LabDataset, optional
+        Held-out images scored every ``validate_every`` steps and at the end: the history rows
+        of those steps get ``val_loss`` and ``val_psnr`` (:mod:`colorlab.train.validation`), the
+        validation curve.
+    validate_every : int, optional
+        Default: ``checkpoint_every``, else only at the end.
     **kind_options
         ``schedule``, ``weight_decay``; classification ``k``, ``sigma``, ``rebalance``, ``prior``;
         GAN ``l1_weight``, ``pretrain_steps`` (NoGAN: L1-only steps before adversarial training).
@@ -193,6 +201,9 @@ def train(model, dataset, steps, batch_size=64, lr=None, device="auto", amp=None
     batch_size = _positive_int("batch_size", batch_size)
     log_every = _positive_int("log_every", log_every)
     checkpoint_every = _positive_int("checkpoint_every", checkpoint_every, allow_none=True)
+    validate_every = _positive_int("validate_every", validate_every, allow_none=True)
+    if validate_every is not None and validation is None:
+        raise ValueError("train(): validate_every needs validation=DATASET to score")
     if checkpoint_every and out is None:
         raise ValueError("train(): checkpoint_every needs out=PATH to write checkpoints to")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
@@ -238,19 +249,28 @@ def train(model, dataset, steps, batch_size=64, lr=None, device="auto", amp=None
                     "scaler": precision.scaler.state_dict(), "rng": rngs, "step": step,
                     "config": config, "history": list(history)})
 
+        validate = None
+        if validation is not None and ctx.rank == 0:
+            every = validate_every or checkpoint_every or steps
+
+            def validate(done):
+                if done % every == 0 or done == steps:
+                    return validation_scores(model, task, validation, batch_size)
+                return None
         _loop(model, dataset, task, precision, ctx, start, steps, batch_size, seed, channels_last,
               progress, log_every, history, checkpoint if out is not None else None,
-              checkpoint_every)
+              checkpoint_every, validate)
     finally:
         distributed.teardown(ctx)
     return history
 
 
 def _loop(model, dataset, task, precision, ctx, start, steps, batch_size, seed, channels_last,
-          progress, log_every, history, checkpoint, checkpoint_every):
+          progress, log_every, history, checkpoint, checkpoint_every, validate=None):
     from tqdm.auto import tqdm
     dev = next(model.parameters()).device
-    order = BatchOrder(len(dataset), batch_size, seed, ctx.rank, ctx.world_size)
+    order = BatchOrder(len(dataset), batch_size, seed, ctx.rank, ctx.world_size,
+                       weights=getattr(dataset, "sample_weights", None))
     monitor = _Monitor(model.kind, steps)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     name = dict(getattr(model, "config", {})).get("name", model.kind)
@@ -272,6 +292,11 @@ def _loop(model, dataset, task, precision, ctx, start, steps, batch_size, seed, 
                 history.append(row)
                 bar.set_postfix(loss=f"{row['loss']:.4g}", img_s=f"{row['images_per_s']:.0f}",
                                 refresh=False)   # drawn by the update below: one line per state
+            scores = validate(done) if validate is not None else None
+            if scores:
+                if not history or history[-1]["step"] != done:
+                    history.append({"step": done})
+                history[-1].update(scores)
             if checkpoint is not None and (done == steps or (checkpoint_every
                                                              and done % checkpoint_every == 0)):
                 monitor.check()

@@ -124,6 +124,10 @@ class _Task:
         _update(loss, self.optimizers["model"], scaler)
         return {"loss": loss.detach()}
 
+    def validation_loss(self, out, ab):
+        """The training loss of ``out = model(L)`` against ``ab`` (Lab units), without an update."""
+        return self.loss(out, ab)
+
     def after_step(self) -> None:
         with warnings.catch_warnings():  # a GAN's D optimiser does not step during NoGAN warm-up
             warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
@@ -207,6 +211,10 @@ class GanTask(_Task):
     def runnable(self) -> dict:
         mods = self.modules()
         return {**mods, "discriminator": _SeparateCalls(mods["discriminator"])}
+
+    def validation_loss(self, out, ab):
+        """The generator's L1 term (normalised ab, unweighted) of ``out = model(L)``."""
+        return F.l1_loss(out, normalize_ab(ab))
 
     def step(self, step, L, ab, autocast, scaler) -> dict:
         G, D = self.run["generator"], self.run["discriminator"]

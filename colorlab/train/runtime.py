@@ -112,11 +112,27 @@ class BatchOrder:
     seed : int
     rank, world_size : int
         This process and the number of processes W.
+    weights : torch.Tensor of shape (n,), optional
+        Relative sampling weights (a dataset's ``sample_weights``): epoch ``e`` is then ``n`` draws
+        with replacement, each example with probability proportional to its weight, from the same
+        ``(seed, e)`` generator, so resume stays exact.
+
+    Examples
+    --------
+    >>> w = torch.tensor([1.0, 0.0, 0.0, 3.0])
+    >>> sorted(set(BatchOrder(4, 8, seed=0, weights=w).indices(0).tolist()))
+    [0, 3]
     """
 
-    def __init__(self, n: int, batch_size: int, seed: int, rank: int = 0, world_size: int = 1):
+    def __init__(self, n: int, batch_size: int, seed: int, rank: int = 0, world_size: int = 1,
+                 weights=None):
         if n <= 0:
             raise ValueError("train(): the dataset is empty")
+        self.weights = None
+        if weights is not None:
+            self.weights = torch.as_tensor(weights, dtype=torch.float64).reshape(-1)
+            if len(self.weights) != n:
+                raise ValueError(f"train(): {len(self.weights)} sample weights for {n} examples")
         self.n, self.batch_size, self.seed = n, batch_size, seed
         self.rank, self.world_size = rank, world_size
         self._perms: dict[int, torch.Tensor] = {}   # the last few epochs' permutations
@@ -126,7 +142,11 @@ class BatchOrder:
             if len(self._perms) >= 4:
                 self._perms.pop(next(iter(self._perms)))
             g = torch.Generator().manual_seed(derive_seed(self.seed, _EPOCH, epoch))
-            self._perms[epoch] = torch.randperm(self.n, generator=g)
+            if self.weights is None:
+                self._perms[epoch] = torch.randperm(self.n, generator=g)
+            else:
+                self._perms[epoch] = torch.multinomial(self.weights, self.n, replacement=True,
+                                                       generator=g)
         return self._perms[epoch]
 
     def indices(self, step: int) -> torch.Tensor:
