@@ -103,6 +103,9 @@ def build(name: str, **kw) -> ColorizationModel:
         from colorlab.models import photo
         if name in ("mse", "fusion"):
             return photo.PhotoRegressor(name, **kw)
+        if name == "hints":
+            from colorlab.models.photo_hints import PhotoHintColorizer
+            return PhotoHintColorizer(**kw)
         photo_builders = {"class": photo.PhotoClassifier,
                           "class-rebal": photo.PhotoRebalancedClassifier,
                           "gan": photo.PhotoGAN}

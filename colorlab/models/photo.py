@@ -46,6 +46,7 @@ from colorlab.models.backbone import EMBEDDING_DIM, FEATURE_CHANNELS, GreyEncode
 from colorlab.models.base import ColorizationModel, _working_hw
 from colorlab.models.eccv16 import ClassColorizer, RebalancedClassColorizer
 from colorlab.models.gan import EncoderDiscriminator, PatchDiscriminator
+from colorlab.models.hints import HINT_CHANNELS, pool_hints
 from colorlab.models.layers import channels
 
 __all__ = ["ENCODERS", "PhotoUNet", "PhotoRegressor", "PhotoClassifier",
@@ -89,11 +90,15 @@ class PhotoUNet(nn.Module):
         With ``fusion``: take the embedding from a second, gradient-free pass of the encoder over
         L resized so its short side is ``embed_size`` (the size the classifier was trained at, 224),
         instead of from the pass that gives the skips.
+    hints : bool
+        The decoder also takes a user's hint map (:mod:`colorlab.models.hints`): at every level
+        it is pooled to that level's size and added through a 1x1 convolution that starts at zero,
+        so the network starts as the one without hints (e.g. a trained ``mse``).
     """
 
     def __init__(self, out_channels: int, out_stride: int = 2, width: float = 1.0,
                  fusion: bool = False, pretrained: bool = True, fine_tune: int = 0,
-                 tanh: bool = True, embed_size: int | None = None):
+                 tanh: bool = True, embed_size: int | None = None, hints: bool = False):
         super().__init__()
         if out_stride not in (2, 4):
             raise ValueError(f"out_stride must be 2 or 4, got {out_stride!r}")
@@ -112,6 +117,13 @@ class PhotoUNet(nn.Module):
         self.head = nn.Conv2d(w[levels], out_channels, kernel, padding=kernel // 2)
         self.tanh = tanh
         self.embed_size = embed_size
+        self.hint_inputs = None
+        if hints:
+            self.hint_inputs = nn.ModuleList(nn.Conv2d(HINT_CHANNELS, w[i], 1)
+                                             for i in range(levels))
+            for conv in self.hint_inputs:
+                nn.init.zeros_(conv.weight)
+                nn.init.zeros_(conv.bias)
 
     def _embedding(self, L: torch.Tensor) -> torch.Tensor:
         hw = _working_hw(*L.shape[-2:], self.embed_size, "PhotoUNet")   # as colorize_image sizes
@@ -120,8 +132,9 @@ class PhotoUNet(nn.Module):
             big = F.interpolate(L, size=size, mode="bilinear", align_corners=False)
             return self.encoder(big, embed=True)[1]
 
-    def forward(self, L: torch.Tensor) -> torch.Tensor:
-        """L ``(B, 1, H, W)`` in [0, 100], H and W multiples of 32 -> the head's output."""
+    def forward(self, L: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
+        """L ``(B, 1, H, W)`` in [0, 100], H and W multiples of 32 (and, with ``hints=True``, an
+        optional ``(B, 3, H, W)`` hint map) -> the head's output."""
         if self.fusion is None:
             feats, embedding = self.encoder(L), None
         elif self.embed_size:
@@ -133,8 +146,10 @@ class PhotoUNet(nn.Module):
             tiled = self.fusion(embedding)[:, :, None, None].expand(-1, -1, *x.shape[-2:])
             x = torch.cat([x, tiled], dim=1)
         x = self.bottleneck(x)
-        for level, skip in zip(self.levels, reversed(feats[:4])):
+        for i, (level, skip) in enumerate(zip(self.levels, reversed(feats[:4]))):
             x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+            if hints is not None and self.hint_inputs is not None:
+                x = x + self.hint_inputs[i](pool_hints(hints, x.shape[-2:]))
             x = level(torch.cat([x, skip], dim=1))
         x = self.head(x)
         return torch.tanh(x) if self.tanh else x

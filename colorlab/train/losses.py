@@ -20,6 +20,7 @@ gan             pix2pix: ``discriminator(L, ab / 110)`` with BCE-with-logits, G 
                 recipe). ``chroma_penalty`` w adds w x mean(relu(|fake| - |real| - m) ** 2)
                 (normalised ab; m = ``chroma_margin`` / 110, default 30 Lab units): a cost
                 on colour far more saturated than the truth, the GAN's blobs.
+hints           regression's MSE, given hints simulated from the true ab (``p_none``, ``p_stop``).
 ==============  =========================================================================
 
 Options (``train(..., **kind_options)``): ``schedule=None|"cosine"``, ``weight_decay``; for
@@ -43,7 +44,8 @@ from torch import nn
 
 from colorlab.color import AB_SCALE, normalize_ab
 
-__all__ = ["make_task", "RegressionTask", "ClassificationTask", "GanTask", "chroma_excess"]
+__all__ = ["make_task", "RegressionTask", "ClassificationTask", "GanTask", "HintTask",
+           "chroma_excess"]
 
 
 def _update(loss, optimizer, scaler) -> None:
@@ -116,10 +118,14 @@ class _Task:
     def current_lr(self) -> float:
         return float(next(iter(self.optimizers.values())).param_groups[0]["lr"])
 
+    def inputs(self, L, ab) -> tuple:
+        """What the model is called with for a training batch (default: L alone)."""
+        return (L,)
+
     def step(self, step, L, ab, autocast, scaler) -> dict:
         """One optimisation step on a batch; returns ``{"loss": detached scalar}``."""
         with autocast():
-            out = self.run["model"](L)
+            out = self.run["model"](*self.inputs(L, ab))
         loss = self.loss(out.float(), ab.float())
         _update(loss, self.optimizers["model"], scaler)
         return {"loss": loss.detach()}
@@ -143,6 +149,27 @@ class RegressionTask(_Task):
     def loss(self, pred, ab):
         """``pred (B,2,H,W)`` normalised ab vs ``ab (B,2,H,W)`` in Lab units -> MSE."""
         return F.mse_loss(pred, normalize_ab(ab))
+
+
+class HintTask(RegressionTask):
+    """The hint model (``build("hints", ...)``): MSE on ab given hints simulated from the truth
+    (:func:`colorlab.models.hints.simulate_hints`, drawn from torch's global generator, which
+    training checkpoints save, so resume is exact). Options ``p_none`` (share of photos with no
+    hints, 0.5) and ``p_stop`` (the geometric number of points' stopping probability, 1/8)."""
+
+    kind = "hints"
+    options = ("p_none", "p_stop")
+
+    def configure(self, p_none=0.5, p_stop=1 / 8) -> None:
+        from colorlab.models.hints import simulate_hints
+        self.simulate_hints = simulate_hints
+        self.p_none, self.p_stop = float(p_none), float(p_stop)
+        if not (0 <= self.p_none <= 1 and 0 < self.p_stop <= 1):
+            raise ValueError(f"train(): p_none must be in [0, 1] and p_stop in (0, 1], got "
+                             f"{p_none!r}, {p_stop!r}")
+
+    def inputs(self, L, ab) -> tuple:
+        return L, self.simulate_hints(ab, p_none=self.p_none, p_stop=self.p_stop)
 
 
 class ClassificationTask(_Task):
@@ -293,7 +320,7 @@ class _SeparateCalls(nn.Module):
         return self.d(L, real), self.d(L, fake)
 
 
-_TASKS = {t.kind: t for t in (RegressionTask, ClassificationTask, GanTask)}
+_TASKS = {t.kind: t for t in (RegressionTask, ClassificationTask, GanTask, HintTask)}
 
 
 def make_task(model, steps: int, lr=None, **options) -> _Task:
