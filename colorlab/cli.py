@@ -87,7 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "continues up to it. At the end it scores the model on the data's val/ or "
                        "test/ split when there is one, and draws the loss curve beside the "
                        "checkpoint.")
-    t.add_argument("--model", required=True, choices=MODEL_NAMES)
+    t.add_argument("--model", required=True, choices=MODEL_NAMES + ("hints",),
+                   help="hints: the photo model that also takes user hints (needs --encoder)")
     _add_common(t)
     t.add_argument("--split", default="train")
     t.add_argument("--steps", type=_COUNT, required=True, help="total optimisation steps")

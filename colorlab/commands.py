@@ -53,6 +53,8 @@ def cmd_train(args) -> int:
     out = Path(args.out or f"runs/{args.model}.ckpt")
     if args.model != "gan" and (args.chroma_penalty is not None or args.chroma_margin is not None):
         raise ValueError("--chroma-penalty and --chroma-margin apply to --model gan only")
+    if args.model == "hints" and not args.encoder and not args.resume:
+        raise ValueError("--model hints is a photo model: add --encoder efficientnet_lite0")
     if args.weights is not None and "," not in args.data:
         raise ValueError("--weights needs several --data specs separated by commas")
     data, _ = _load_data(args, args.split, "train", augment=args.augment)

@@ -8,8 +8,9 @@ photo, the mean ab in that box, predicted against true, gives:
 - ``skin_cast``: ``|mean pred ab - mean true ab|``, averaged over photos (a grey output scores the
   mean chroma of the skin, about 25 on UTKFace-like crops; a good model at most half of that);
 - ``a_shift``, ``b_shift``: the mean signed shift of a* (> 0 redder) and b* (> 0 yellower);
-- ``skin_chroma_ratio``: the mean over photos of the box-mean chroma predicted over the truth's
-  (pooled: sum over sum), 1 = as saturated as the real skin (below 1 washed out, above orange);
+- ``skin_chroma_ratio``: the chroma of each photo's box-mean ab, predicted, summed over photos,
+  over the same for the truth: 1 = as saturated as the real skin (below 1 washed out, above
+  orange);
 - ``magenta_share``: the share of faces pushed more than 25 degrees of hue towards magenta (hue
   angle ``atan2(b, a)`` falling) with an a* shift above 8: the faces that look red to purple.
 
