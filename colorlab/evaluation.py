@@ -1,17 +1,20 @@
 """Score a model on a set of images: :func:`evaluate` returns every metric of
 :mod:`colorlab.metrics`.
 
-This module sits above :mod:`colorlab.models` (it runs models as :func:`colorize_image` does), so
-that :mod:`colorlab.metrics` stays a leaf of plain functions. Two ways to score:
+This module sits above :mod:`colorlab.metrics` (a leaf of plain functions) and runs a model as
+:func:`colorlab.pipeline.colorize_image` runs it (it only needs a ``.colorize(L)`` method, or to
+be a callable). Two ways to score:
 
 - square (default): every image is prepared as the datasets are (short side to ``size``, centre
   crop) and the images are scored in batches;
 - whole photos (``whole=True``): every photo is resized *whole* so that its short side is
   ``size`` (aspect kept, nothing cropped) and coloured exactly as
-  :func:`colorlab.models.base.colorize_image` colours it; photos are scored one at a time.
+  :func:`colorlab.pipeline.colorize_image` colours it; photos are scored one at a time.
 
 In both, the model runs at its *working size* (``model.config["image_size"]``, the size it was
-trained at) unless ``predict_size`` says otherwise, and its ab is upsampled to the scored size.
+trained at) unless ``predict_size`` says otherwise: on the L of the image resized whole to that
+size as :func:`colorlab.pipeline.predict_at_size` resizes it (the same input
+:func:`~colorlab.pipeline.colorize_image` gives it), and its ab is upsampled to the scored size.
 
 Examples
 --------
@@ -30,12 +33,13 @@ import math
 import os
 
 import torch
-import torch.nn.functional as F
 
 from colorlab._shared import positive_int
 from colorlab.color import lab_to_rgb, merge_lab, rgb_to_lab
+from colorlab.data import prepare_image
+from colorlab.io import read_image
 from colorlab.metrics import casts, scores
-from colorlab.models.base import _as_rgb_tensor, _resize_whole, predict_at_size
+from colorlab.pipeline import as_rgb_tensor, predict_at_size, resize_whole
 from colorlab.quantize import ABQuantizer
 
 __all__ = ["evaluate", "score_table", "verdict"]
@@ -66,19 +70,20 @@ def working_size(model, predict_size=None):
     return _positive_int(size, "config image_size") if size else None
 
 
-def _lab_images(images, size: int) -> torch.Tensor:
-    """(N, 3, S, S) Lab from a LabDataset, a list of HxWx3 arrays or a dict of them."""
+def _square_images(images, size: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(N, 3, S, S) Lab, and the RGB it was made from when there is one, from a LabDataset, a
+    list of HxWx3 arrays or a dict of them."""
     if hasattr(images, "lab"):
-        return images.lab
+        return images.lab, None
     if isinstance(images, dict):
         images = list(images.values())
     if torch.is_tensor(images) and images.ndim == 4 and images.shape[1] == 3:
-        return images.float()                              # already Lab (N, 3, S, S)
+        return images.float(), None                        # already Lab (N, 3, S, S)
     if not isinstance(images, (list, tuple)) or not images:
         raise TypeError("evaluate: images must be a LabDataset, a non-empty list of HxWx3 arrays, "
                         f"or a dict from sample_photos(); got {type(images).__name__}")
-    from colorlab.data import prepare_image  # the one way images are prepared
-    return rgb_to_lab(torch.stack([prepare_image(im, size) for im in images]))
+    rgb = torch.stack([prepare_image(im, size) for im in images])  # the one way images are prepared
+    return rgb_to_lab(rgb), rgb
 
 
 def _runner(model):
@@ -201,7 +206,6 @@ class _Scores:
 def _photos(images):
     """Iterate the photos of ``images`` (dict values, or a list/iterable of arrays or file
     paths)."""
-    from colorlab.io import read_image
     if hasattr(images, "lab") or torch.is_tensor(images):
         raise TypeError("evaluate(whole=True): give the photos themselves (a list or dict of "
                         "HxWx3 arrays, or file paths), not a prepared dataset of square images")
@@ -217,16 +221,27 @@ def _photos(images):
 def _score_whole(scores, run, images, size, psize):
     """Each photo resized whole (short side ``size``) and coloured as ``colorize_image`` does."""
     for photo in _photos(images):
-        rgb = _as_rgb_tensor(photo)                          # (1, 3, H, W) float in [0, 1]
-        lab = rgb_to_lab(_resize_whole(rgb, size, "evaluate: "))  # the scored photo
+        rgb = as_rgb_tensor(photo)                           # (1, 3, H, W) float in [0, 1]
+        lab = rgb_to_lab(resize_whole(rgb, size))            # the scored photo
+        L = lab[:, :1]
+        # the model's input made from the photo itself, at the working size
+        pred_ab = run(L) if psize is None else predict_at_size(run, L, psize, photo=rgb)
+        scores.add(L, pred_ab, lab[:, 1:])
+
+
+def _score_square(scores, run, images, size, psize, batch_size):
+    """The prepared square images in batches, the model fed as ``colorize_image`` feeds it."""
+    lab, rgb = _square_images(images, size)
+    lab = lab.detach().cpu().float()
+    for s in range(0, len(lab), batch_size):
+        batch = lab[s:s + batch_size]
+        L, true_ab = batch[:, :1], batch[:, 1:]
         if psize is None:
-            pred_ab = run(lab[:, :1])
-        else:                                      # the model's input made from the photo itself
-            pred_ab = run(rgb_to_lab(_resize_whole(rgb, psize, "evaluate: "))[:, :1])
-            if pred_ab.shape[-2:] != lab.shape[-2:]:
-                pred_ab = F.interpolate(pred_ab, size=lab.shape[-2:], mode="bilinear",
-                                        align_corners=False)
-        scores.add(lab[:, :1], pred_ab, lab[:, 1:])
+            pred_ab = run(L)
+        else:           # resized from the RGB crops (a dataset's: back from its Lab)
+            photo = lab_to_rgb(batch) if rgb is None else rgb[s:s + batch_size]
+            pred_ab = predict_at_size(run, L, psize, photo=photo)
+        scores.add(L, pred_ab, true_ab)
 
 
 def evaluate(model, images, size: int = 64, batch_size: int = 32, quantizer=None, prior=None,
@@ -254,9 +269,11 @@ def evaluate(model, images, size: int = 64, batch_size: int = 32, quantizer=None
     prior : torch.Tensor (Q,), optional
         Prior for the rebalanced AuC; by default the prior of all the evaluated true colours.
     predict_size : int, optional
-        The working size: the model runs on L resized so that its short side is this, and its ab
-        is upsampled (bilinear) to the scored size, as ``colorize_image`` does. Default: the
-        model's ``config["image_size"]`` when it has one, else the scored size itself.
+        The working size: the model runs on the L of the image resized whole so that its short
+        side is this (from the RGB photo, bicubic, as ``colorize_image`` resizes it:
+        :func:`colorlab.pipeline.predict_at_size`), and its ab is upsampled (bilinear) to the
+        scored size. Default: the model's ``config["image_size"]`` when it has one, else the
+        scored size itself.
     whole : bool
         Score whole photos (aspect kept, nothing cropped) instead of square crops.
     spike_margin : float
@@ -311,11 +328,7 @@ def evaluate(model, images, size: int = 64, batch_size: int = 32, quantizer=None
             if whole:
                 _score_whole(acc, run, images, size, psize)
             else:
-                lab = _lab_images(images, size).detach().cpu().float()
-                for s in range(0, len(lab), batch_size):
-                    L, true_ab = lab[s:s + batch_size, :1], lab[s:s + batch_size, 1:]
-                    pred_ab = run(L) if psize is None else predict_at_size(run, L, psize)
-                    acc.add(L, pred_ab, true_ab)
+                _score_square(acc, run, images, size, psize, batch_size)
     finally:
         if was_training:
             model.train()

@@ -15,7 +15,7 @@ from ..download import OfflineError, check_online
 from ..io import IMAGE_EXTENSIONS, ImageReadError, _scan_images, read_image
 from .cache import cache_dir, cache_path, load_cache, save_cache
 from .dataset import LabDataset, prepare_stack
-from .prepare import SAMPLE_PHOTOS, _check_size, sample_photos
+from .prepare import SAMPLE_PHOTOS, sample_photos
 
 __all__ = ["load_dataset", "list_photos", "DatasetNotFoundError", "ImageSkippedWarning", "DATASETS"]
 
@@ -341,7 +341,7 @@ def load_dataset(name: str, root=None, split: str = "train", size: int = 64,
     ...
     colorlab.data.sources.DatasetNotFoundError: cifar10 (train split) is not under /nonexistent ...
     """
-    size = _check_size(size)
+    size = positive_int(size, "size")
     limit = positive_int(limit, "limit", allow_none=True)
     use_cache = bool(cache)
     cache_root = None if isinstance(cache, bool) else Path(cache)
