@@ -2,8 +2,9 @@
 colourisation.
 
 Modules by concept: :mod:`colorlab.color` (sRGB <-> Lab), :mod:`colorlab.pipeline` (how a photo
-is resized, made grey and coloured, wherever it is), :mod:`colorlab.data` (images and datasets),
-:mod:`colorlab.quantize` (the 313-style ab bins), :mod:`colorlab.models`, :mod:`colorlab.train`,
+is resized, made grey and coloured, wherever it is), :mod:`colorlab.filters` (the Gaussian blur),
+:mod:`colorlab.data` (images and datasets), :mod:`colorlab.quantize` (the 313-style ab bins),
+:mod:`colorlab.models`, :mod:`colorlab.train`,
 :mod:`colorlab.metrics`, :mod:`colorlab.evaluation` (a model scored on photos),
 :mod:`colorlab.viz`, :mod:`colorlab.architecture` (diagrams drawn from the code),
 :mod:`colorlab.widgets`, :mod:`colorlab.course`, :mod:`colorlab.checks` and
@@ -13,9 +14,9 @@ is resized, made grey and coloured, wherever it is), :mod:`colorlab.data` (image
 import importlib
 
 __version__ = "0.1.0"
-_SUBMODULES = {"color", "pipeline", "data", "io", "quantize", "metrics", "evaluation", "viz",
-               "architecture", "models", "train", "checks", "widgets", "course", "assignments",
-               "cli", "commands"}
+_SUBMODULES = {"color", "pipeline", "filters", "data", "io", "quantize", "metrics", "evaluation",
+               "viz", "architecture", "models", "train", "checks", "widgets", "course",
+               "assignments", "cli", "commands"}
 
 
 def __getattr__(name):

@@ -267,3 +267,22 @@ def test_smooth_colorfulness_ignores_speckle_but_keeps_object_colour():
     assert cf["speckle"][0] > 20 and cf["speckle"][1] < 0.1 * cf["speckle"][0]
     assert cf["object"][1] > 0.8 * cf["object"][0]
     assert metrics.smooth_colorfulness(lab_to_rgb(lab)) < 0.01
+
+
+def test_the_one_gaussian_blur_matches_scipy_and_serves_models_and_metrics():
+    from scipy import ndimage
+
+    from colorlab.filters import gaussian_blur
+    x = torch.rand(2, 3, 17, 23, dtype=torch.float64)
+    mine = gaussian_blur(x, 1.5, radius=5)                   # SSIM's window, reflected borders
+    ref = ndimage.gaussian_filter(x.numpy(), sigma=(0, 0, 1.5, 1.5), mode="mirror",
+                                  truncate=5 / 1.5)
+    assert np.allclose(mine.numpy(), ref, atol=1e-12)
+    edge = gaussian_blur(x, 2.0, padding="replicate")        # the models' ab filter
+    ref = ndimage.gaussian_filter(x.numpy(), sigma=(0, 0, 2, 2), mode="nearest", truncate=3.0)
+    assert np.allclose(edge.numpy(), ref, atol=1e-12)
+    from colorlab.models.layers import GaussianBlur
+    assert torch.allclose(GaussianBlur(2.0, channels=3)(x), edge)
+    assert gaussian_blur(x.float(), 9.0).shape == x.shape    # radius cut to fit 17 px
+    with pytest.raises(ValueError, match="sigma"):
+        gaussian_blur(x, 0.0)

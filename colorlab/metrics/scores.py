@@ -7,9 +7,9 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 
 from colorlab.color import lab_to_rgb, merge_lab, rgb_to_lab
+from colorlab.filters import gaussian_blur
 
 __all__ = ["psnr", "ssim", "auc_ab", "auc_ab_rebalanced", "colorfulness", "smooth_colorfulness",
            "chroma_ratio", "SPECKLE_SIGMA"]
@@ -40,17 +40,6 @@ def _psnr_per_image(pred, true):
     return 10.0 * torch.log10(1.0 / mse)
 
 
-def _gauss_blur(x, sigma: float, radius: int):
-    """Separable Gaussian blur of ``(B, C, H, W)``, reflect padding (as scipy.ndimage)."""
-    B, C, H, W = x.shape
-    t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
-    g = torch.exp(-t ** 2 / (2 * sigma ** 2))
-    g = g / g.sum()
-    y = F.pad(x.reshape(B * C, 1, H, W), (radius, radius, radius, radius), mode="reflect")
-    y = F.conv2d(F.conv2d(y, g.view(1, 1, 1, -1)), g.view(1, 1, -1, 1))
-    return y.reshape(B, C, H, W)
-
-
 def _ssim_per_image(pred, true):
     B, C, H, W = pred.shape
     if min(H, W) <= 2 * _SSIM_RADIUS:
@@ -59,7 +48,7 @@ def _ssim_per_image(pred, true):
     r = _SSIM_RADIUS
 
     def blur(x):
-        return _gauss_blur(x, _SSIM_SIGMA, r)
+        return gaussian_blur(x, _SSIM_SIGMA, r)
 
     mx, my = blur(pred), blur(true)
     vx, vy = blur(pred * pred) - mx * mx, blur(true * true) - my * my
@@ -79,9 +68,9 @@ def _colorfulness_per_image(rgb):
 
 
 def _smooth_colorfulness_per_image(L, ab, sigma: float):
-    """(B,): colourfulness of the photo with its ab blurred (Gaussian ``sigma`` px), L kept."""
-    radius = max(1, min(math.ceil(3 * sigma), min(ab.shape[-2:]) - 1))
-    return _colorfulness_per_image(lab_to_rgb(merge_lab(L, _gauss_blur(ab, sigma, radius))))
+    """(B,): colourfulness of the photo with its ab blurred (Gaussian ``sigma`` px, reflected
+    borders, the kernel cut to the image), L kept."""
+    return _colorfulness_per_image(lab_to_rgb(merge_lab(L, gaussian_blur(ab, sigma))))
 
 
 def _auc_hits(pred_ab, true_ab, max_threshold):
