@@ -4,8 +4,8 @@ colourisation.
 Modules by concept: :mod:`colorlab.color` (sRGB <-> Lab), :mod:`colorlab.pipeline` (how a photo
 is resized, made grey and coloured, wherever it is), :mod:`colorlab.filters` (the Gaussian blur),
 :mod:`colorlab.data` (images and datasets), :mod:`colorlab.quantize` (the 313-style ab bins),
-:mod:`colorlab.models`, :mod:`colorlab.train`,
-:mod:`colorlab.metrics`, :mod:`colorlab.evaluation` (a model scored on photos),
+:mod:`colorlab.models`, :mod:`colorlab.train`, :mod:`colorlab.metrics` (the scores, and
+``evaluate``: a model scored on photos; :mod:`colorlab.evaluation` re-exports it),
 :mod:`colorlab.viz`, :mod:`colorlab.architecture` (diagrams drawn from the code),
 :mod:`colorlab.widgets`, :mod:`colorlab.course`, :mod:`colorlab.checks` and
 :mod:`colorlab.assignments`; the command line in :mod:`colorlab.cli` and

@@ -9,7 +9,7 @@ import colorlab.models as cm
 from colorlab import pipeline
 from colorlab.color import lab_to_rgb, rgb_to_lab
 from colorlab.data import prepare_image, sample_photos
-from colorlab.evaluation import evaluate
+from colorlab.metrics import evaluate
 
 
 def _recording(model):
