@@ -29,7 +29,15 @@ REDUCTIONS = ("mean", "none")
 
 def check_images(x: torch.Tensor, channels: int, name: str) -> torch.Tensor:
     """``x`` detached in float64 if it is ``(B, channels, H, W)``, else a ValueError naming
-    ``name``."""
+    ``name``.
+
+    Examples
+    --------
+    >>> check_images(torch.zeros(3, 4, 4), 3, "colorfulness")
+    Traceback (most recent call last):
+        ...
+    ValueError: colorfulness: expected a tensor of shape (B, 3, H, W), got (3, 4, 4)
+    """
     if not torch.is_tensor(x) or x.ndim != 4 or x.shape[1] != channels:
         shape = tuple(x.shape) if torch.is_tensor(x) else type(x).__name__
         raise ValueError(f"{name}: expected a tensor of shape (B, {channels}, H, W), got {shape}")
