@@ -21,7 +21,9 @@ import torch
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
+from colorlab._shared import positive_int
 from colorlab.color import lab_to_rgb, merge_lab, rgb_to_lab
+from colorlab.pipeline import as_rgb_tensor, colorize_image, gray_image, resize_whole
 
 __all__ = ["colorization_grid", "contact_sheet", "gamut_image", "ab_histogram", "plot_bins",
            "training_curves"]
@@ -103,7 +105,7 @@ def contact_sheet(photos: dict, models: dict, size: int = 256,
 
     Every photo is shown whole (aspect kept, nothing cropped), resized so that its short side is
     ``size`` pixels (bicubic, antialiased) and each model colours that grey photo with
-    :func:`colorlab.models.base.colorize_image` (ab predicted at the model's working size,
+    :func:`colorlab.pipeline.colorize_image` (ab predicted at the model's working size,
     upsampled, merged with the tile's own L). Tiles are drawn at one figure pixel per image pixel.
 
     Parameters
@@ -131,18 +133,15 @@ def contact_sheet(photos: dict, models: dict, size: int = 256,
     >>> [ax.get_title() for ax in fig.axes[:3]], fig.axes[3].get_ylabel()
     (['original', 'grey input', 'mse'], 'tall.jpg')
     """
-    from colorlab.models.base import _as_rgb_tensor, _resize_whole, colorize_image
     if not photos or not models:
         raise ValueError("contact_sheet: give at least one photo and one model")
+    size = positive_int(size, "size", "contact_sheet: ")
     rows = []
     for name, photo in photos.items():
-        tile = _resize_whole(_as_rgb_tensor(photo), size, "contact_sheet: ")
-        hw = tuple(tile.shape[-2:])
+        tile = resize_whole(as_rgb_tensor(photo), size)
         tile = (tile[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-        L = rgb_to_lab(torch.from_numpy(tile).permute(2, 0, 1).float() / 255)[:1]
-        grey = _rgb_hwc(L, torch.zeros(2, *hw))
-        rows.append((str(name), [tile, grey] + [colorize_image(m, tile, size=predict_size)
-                                                for m in models.values()]))
+        coloured = [colorize_image(m, tile, size=predict_size) for m in models.values()]
+        rows.append((str(name), [tile, gray_image(tile)] + coloured))
     titles = ["original", "grey input"] + [str(t) for t in models]
     pad, left, top, bottom = 8, 30, 30, 6                  # pixels (1 px = 1/DPI inch)
     col_w = max(tiles[0].shape[1] for _, tiles in rows)

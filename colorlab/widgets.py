@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from colorlab.io import atomic_write
+from colorlab.pipeline import gray_image
 
 __all__ = ["ModelComparison", "TemperatureExplorer", "TuringTest", "wilson_interval", "to_png",
            "uploaded_files"]
@@ -83,14 +84,6 @@ def _shrink(rgb: np.ndarray, max_side: int = DISPLAY_MAX_SIDE) -> np.ndarray:
     scale = max_side / max(h, w)
     return np.array(Image.fromarray(rgb).resize((max(1, round(w * scale)),
                                                  max(1, round(h * scale))), Image.BICUBIC))
-
-
-def _grey(rgb: np.ndarray) -> np.ndarray:
-    from .color import lab_to_rgb, rgb_to_lab
-
-    lab = rgb_to_lab(rgb)
-    lab[..., 1:] = 0
-    return (lab_to_rgb(lab) * 255 + 0.5).astype(np.uint8)
 
 
 def _load_models(models) -> dict:
@@ -202,7 +195,7 @@ class ModelComparison:
         """Recolour the chosen image with every chosen model and refresh the panels in place."""
         truth = self.images[self.image_picker.value]
         is_grey = bool(np.ptp(truth.astype(int), axis=-1).max() <= 2)
-        panels = {"grey input": _grey(truth)}
+        panels = {"grey input": gray_image(truth)}
         for name in self.model_picker.value:
             model = self.models[name]
             if hasattr(model, "T"):

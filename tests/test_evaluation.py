@@ -1,4 +1,5 @@
-"""colorlab.evaluation.evaluate: new scores, the model's working size, whole photos, file paths."""
+"""colorlab.metrics.evaluate: new scores, the model's working size, whole photos, file paths; the
+model fed as colorize_image feeds it."""
 import math
 
 import numpy as np
@@ -14,7 +15,6 @@ from colorlab.color import lab_to_rgb, rgb_to_lab
 from colorlab.data import sample_photos
 from colorlab.evaluation import evaluate
 from colorlab.io import ImageReadError
-from colorlab.metrics import scores
 
 
 def grey(L):
@@ -133,12 +133,13 @@ def test_rebalanced_auc_weights_by_the_prior_of_all_photos(three_shapes):
     w = q.rebalance_weights(q.prior(pixels), lam=0.0).double()
     num = den = 0.0
     for t in true:
-        hits = scores._auc_hits(torch.zeros_like(t), t, 150)
+        hits = metrics.auc_ab(torch.zeros_like(t), t, reduction="none")
         wt = w[q.hard_encode(t.float())]
         num, den = num + float((hits * wt).sum()), den + float(wt.sum())
     r = evaluate(grey, three_shapes, size=24, whole=True, quantizer=q)
     assert math.isclose(r["auc_rebalanced"], num / den, rel_tol=1e-3)
-    all_hits = torch.cat([scores._auc_hits(torch.zeros_like(t), t, 150).reshape(-1) for t in true])
+    all_hits = torch.cat([metrics.auc_ab(torch.zeros_like(t), t, reduction="none").reshape(-1)
+                          for t in true])
     assert math.isclose(r["auc"], float(all_hits.mean()), rel_tol=1e-3)   # pooled over all pixels
 
 

@@ -10,7 +10,6 @@ from test_quantize import _one_thread  # noqa: E402,F401  (autouse: one torch th
 from colorlab import data, metrics
 from colorlab.color import lab_to_rgb, rgb_to_lab
 from colorlab.evaluation import evaluate
-from colorlab.metrics import casts
 from colorlab.quantize import ABQuantizer
 
 
@@ -146,7 +145,7 @@ def test_evaluate_dict_against_individual_metrics():
                         rel_tol=1e-9)
     smooth = metrics.smooth_colorfulness(pred_rgb) / metrics.smooth_colorfulness(true_rgb)
     assert math.isclose(r["smooth_colorfulness_ratio"], smooth, rel_tol=1e-3)
-    assert math.isclose(r["cast"], metrics.colour_cast(pred_ab, lab[:, 1:]), rel_tol=1e-6,
+    assert math.isclose(r["cast"], metrics.color_cast(pred_ab, lab[:, 1:]), rel_tol=1e-6,
                         abs_tol=1e-9)
     assert math.isclose(r["tint"], metrics.tint(pred_ab, lab[:, 1:]), rel_tol=1e-6, abs_tol=1e-9)
     assert r["spikes"] == metrics.chroma_spikes(pred_ab, lab[:, 1:]) == 0.0
@@ -188,37 +187,43 @@ def test_evaluate_predict_size_runs_the_model_small_and_upsamples():
 
 
 # ---------------------------------------------------------------------- colour cast, tint, spikes
-def test_colour_cast_is_the_mean_distance_of_mean_ab_per_image():
+def test_color_cast_is_the_mean_distance_of_mean_ab_per_image():
     g = torch.Generator().manual_seed(5)
     true = torch.randn(3, 2, 6, 9, generator=g) * 20
     pred = torch.randn(3, 2, 6, 9, generator=g) * 20
     ref = np.mean([np.hypot(*(pred[i].double().mean((1, 2))
                               - true[i].double().mean((1, 2))).numpy())
                    for i in range(3)])
-    assert math.isclose(metrics.colour_cast(pred, true), ref, rel_tol=1e-9)
-    assert metrics.colour_cast(true, true) == 0.0
+    assert math.isclose(metrics.color_cast(pred, true), ref, rel_tol=1e-9)
+    assert metrics.color_cast(true, true) == 0.0
     grey = torch.zeros_like(true)                        # grey: cast = mean |mean true ab|
     ref = float(true.double().mean((2, 3)).norm(dim=1).mean())
-    assert math.isclose(metrics.colour_cast(grey, true), ref, rel_tol=1e-9)
-    with pytest.raises(ValueError, match="colour_cast"):
-        metrics.colour_cast(pred[:, :1], true[:, :1])
+    assert math.isclose(metrics.color_cast(grey, true), ref, rel_tol=1e-9)
+    with pytest.raises(ValueError, match="color_cast"):
+        metrics.color_cast(pred[:, :1], true[:, :1])
+    assert metrics.colour_cast is metrics.color_cast     # the spelling lessons 08 and 09 use
 
 
 def test_tint_averages_over_photos_first():
     true = torch.randn(4, 2, 5, 5) * 10
     shifted = true + torch.tensor([20.0, 0.0]).view(1, 2, 1, 1)
     assert math.isclose(metrics.tint(shifted, true), 20.0, rel_tol=1e-6)
-    assert math.isclose(metrics.colour_cast(shifted, true), 20.0, rel_tol=1e-6)
+    assert math.isclose(metrics.color_cast(shifted, true), 20.0, rel_tol=1e-6)
     opposite = true.clone()
     opposite[:2, 1] += 15.0
     opposite[2:, 1] -= 15.0                                  # opposite casts: no systematic tint
     assert (metrics.tint(opposite, true) < 1e-6
-            and math.isclose(metrics.colour_cast(opposite, true), 15.0, rel_tol=1e-6))
-    # the helper takes (N, 2) per-photo means, so photos of different sizes can be pooled
-    means_p, means_t = [[1.0, 2.0], [3.0, 2.0]], [[0.0, 0.0], [0.0, 0.0]]
-    assert math.isclose(casts._tint_from_means(means_p, means_t), math.hypot(2.0, 2.0))
+            and math.isclose(metrics.color_cast(opposite, true), 15.0, rel_tol=1e-6))
+    # per photo, the (a, b) shift: photos of different sizes pool the same way
+    small, big = torch.zeros(1, 2, 4, 4), torch.zeros(1, 2, 9, 7)
+    shifts = torch.cat([metrics.tint(small + torch.tensor([1.0, 2.0]).view(1, 2, 1, 1), small,
+                                     reduction="none"),
+                        metrics.tint(big + torch.tensor([3.0, 2.0]).view(1, 2, 1, 1), big,
+                                     reduction="none")])
+    assert torch.allclose(shifts, torch.tensor([[1.0, 2.0], [3.0, 2.0]], dtype=torch.float64))
+    assert math.isclose(float(shifts.mean(0).norm()), math.hypot(2.0, 2.0))
     with pytest.raises(ValueError, match="tint"):
-        casts._tint_from_means(torch.zeros(0, 2), torch.zeros(0, 2))
+        metrics.tint(small, big)
 
 
 def test_chroma_spikes_use_the_999th_percentile_against_numpy():
@@ -230,29 +235,41 @@ def test_chroma_spikes_use_the_999th_percentile_against_numpy():
     pred[2, 0, 0, 0] += 120.0                             # 1 pixel: below it, no spike
     chroma = lambda ab: np.hypot(ab[:, 0], ab[:, 1]).reshape(len(ab), -1)   # noqa: E731
     p_np = np.percentile(chroma(pred.double().numpy()), 99.9, axis=1)
-    assert np.allclose(casts._chroma_quantile_per_image(pred.double()).numpy(), p_np, rtol=1e-12)
-    assert casts._spikes_per_image(pred.double(), true.double(), 40.0).tolist() == [
-        False, True, False, False]
+    grey = torch.zeros_like(pred)            # against a grey truth, a spike is chroma > margin
+    for i, p in enumerate(p_np):
+        one = pred[i:i + 1].double()
+        assert metrics.chroma_spikes(one, grey[:1], margin=p * (1 - 1e-9)) == 1.0
+        assert metrics.chroma_spikes(one, grey[:1], margin=p * (1 + 1e-9)) == 0.0
+    assert metrics.chroma_spikes(pred, true, reduction="none").tolist() == [0.0, 1.0, 0.0, 0.0]
     assert metrics.chroma_spikes(pred, true) == 0.25
     assert metrics.chroma_spikes(pred, true, margin=1000.0) == 0.0
     assert metrics.chroma_spikes(torch.zeros_like(true), true) == 0.0   # grey never spikes
 
 
 def test_lower_layers_never_import_higher_ones():
-    """colour < metrics, quantize < models < evaluation, train < commands: each import alone."""
+    """colour < pipeline < data < quantize < models, metrics < train < commands: each import
+    alone. evaluate runs models through their colorize method, so metrics never imports them."""
     import subprocess
     import sys
-    above = {"colorlab.color": ["colorlab.metrics", "colorlab.models", "colorlab.data"],
-             "colorlab.metrics": ["colorlab.models", "colorlab.evaluation", "colorlab.data"],
-             "colorlab.quantize": ["colorlab.models", "colorlab.metrics", "colorlab.evaluation"],
-             "colorlab.data": ["colorlab.models", "colorlab.metrics", "colorlab.evaluation"],
-             "colorlab.models": ["colorlab.evaluation", "colorlab.train", "colorlab.commands"],
-             "colorlab.evaluation": ["colorlab.train", "colorlab.commands", "colorlab.widgets"]}
+    above = {"colorlab.color": ["colorlab.pipeline", "colorlab.metrics", "colorlab.models",
+                                "colorlab.data"],
+             "colorlab.pipeline": ["colorlab.data", "colorlab.quantize", "colorlab.models",
+                                   "colorlab.metrics"],
+             "colorlab.filters": ["colorlab.color", "colorlab.models", "colorlab.metrics"],
+             "colorlab.quantize": ["colorlab.models", "colorlab.metrics", "colorlab.data"],
+             "colorlab.data": ["colorlab.models", "colorlab.metrics", "colorlab.quantize"],
+             "colorlab.metrics": ["colorlab.models", "colorlab.train", "colorlab.commands",
+                                  "colorlab.viz", "colorlab.widgets"],
+             "colorlab.models": ["colorlab.metrics", "colorlab.train", "colorlab.commands",
+                                 "colorlab.viz"],
+             "colorlab.evaluation": ["colorlab.models", "colorlab.train", "colorlab.commands",
+                                     "colorlab.widgets"]}
     for module, forbidden in above.items():
         code = (f"import sys, {module}; bad = [m for m in {forbidden!r} if m in sys.modules]; "
                 "assert not bad, bad")
         subprocess.run([sys.executable, "-c", code], check=True)
-    assert not hasattr(metrics, "evaluate")     # evaluate lives in colorlab.evaluation only
+    from colorlab import evaluation
+    assert evaluation.evaluate is metrics.evaluate       # the old module re-exports it
 
 
 def test_smooth_colorfulness_ignores_speckle_but_keeps_object_colour():
@@ -267,3 +284,56 @@ def test_smooth_colorfulness_ignores_speckle_but_keeps_object_colour():
     assert cf["speckle"][0] > 20 and cf["speckle"][1] < 0.1 * cf["speckle"][0]
     assert cf["object"][1] > 0.8 * cf["object"][0]
     assert metrics.smooth_colorfulness(lab_to_rgb(lab)) < 0.01
+
+
+# ---------------------------------------------------------------------- per-image forms
+def test_every_per_image_form_averages_to_the_pooled_score():
+    pred, true = _images(n=4, size=24, seed=3)
+    lab_p, lab_t = rgb_to_lab(pred), rgb_to_lab(true)
+    ab_p, ab_t = lab_p[:, 1:] * 1.5, lab_t[:, 1:]
+    per_image = {"psnr": (metrics.psnr, (pred, true)), "ssim": (metrics.ssim, (pred, true)),
+                 "colorfulness": (metrics.colorfulness, (pred,)),
+                 "smooth_colorfulness": (metrics.smooth_colorfulness, (pred,)),
+                 "color_cast": (metrics.color_cast, (ab_p, ab_t)),
+                 "chroma_spikes": (metrics.chroma_spikes, (ab_p * 3, ab_t))}
+    for name, (score, args) in per_image.items():
+        values = score(*args, reduction="none")
+        assert values.shape == (4,) and values.dtype == torch.float64, name
+        assert math.isclose(float(values.mean()), score(*args), rel_tol=1e-12, abs_tol=1e-12), name
+        for i in range(4):                                   # each value is that image's score
+            one = tuple(a[i:i + 1] for a in args)
+            assert math.isclose(float(values[i]), score(*one), rel_tol=1e-12, abs_tol=1e-12), name
+        with pytest.raises(ValueError, match="reduction"):
+            score(*args, reduction="sum")
+    hits = metrics.auc_ab(ab_p, ab_t, reduction="none")      # the AuC pools pixels: one per pixel
+    assert hits.shape == (4, 24, 24) and 0 <= hits.min() and hits.max() <= 1
+    assert math.isclose(float(hits.mean()), metrics.auc_ab(ab_p, ab_t), rel_tol=1e-12)
+    q = ABQuantizer.from_gamut()
+    w = q.rebalance_weights(q.prior(ab_t), lam=0.0)[q.hard_encode(ab_t)].double()
+    assert math.isclose(float((hits * w).sum() / w.sum()),
+                        metrics.auc_ab_rebalanced(ab_p, ab_t, quantizer=q), rel_tol=1e-9)
+    with pytest.raises(ValueError, match="weights"):
+        metrics.auc_ab(ab_p, ab_t, weights=w, reduction="none")
+    shifts = metrics.tint(ab_p, ab_t, reduction="none")      # tint: the (a, b) shift per image
+    assert shifts.shape == (4, 2)
+    assert math.isclose(float(shifts.mean(0).norm()), metrics.tint(ab_p, ab_t), rel_tol=1e-12)
+    assert torch.allclose(shifts.norm(dim=1), metrics.color_cast(ab_p, ab_t, reduction="none"))
+
+
+def test_the_one_gaussian_blur_matches_scipy_and_serves_models_and_metrics():
+    from scipy import ndimage
+
+    from colorlab.filters import gaussian_blur
+    x = torch.rand(2, 3, 17, 23, dtype=torch.float64)
+    mine = gaussian_blur(x, 1.5, radius=5)                   # SSIM's window, reflected borders
+    ref = ndimage.gaussian_filter(x.numpy(), sigma=(0, 0, 1.5, 1.5), mode="mirror",
+                                  truncate=5 / 1.5)
+    assert np.allclose(mine.numpy(), ref, atol=1e-12)
+    edge = gaussian_blur(x, 2.0, padding="replicate")        # the models' ab filter
+    ref = ndimage.gaussian_filter(x.numpy(), sigma=(0, 0, 2, 2), mode="nearest", truncate=3.0)
+    assert np.allclose(edge.numpy(), ref, atol=1e-12)
+    from colorlab.models.layers import GaussianBlur
+    assert torch.allclose(GaussianBlur(2.0, channels=3)(x), edge)
+    assert gaussian_blur(x.float(), 9.0).shape == x.shape    # radius cut to fit 17 px
+    with pytest.raises(ValueError, match="sigma"):
+        gaussian_blur(x, 0.0)

@@ -59,3 +59,15 @@ def test_console_script_colours_a_photo(tmp_path):
     assert run.returncode == 0, run.stderr
     with Image.open(out) as im:
         assert im.size == (64, 48) and im.mode == "RGB"
+
+
+def test_no_module_imports_a_private_name_of_another():
+    """Modules talk through public names: ``from x import _y`` (``__future__`` aside) nowhere."""
+    import ast
+    bad = []
+    for path in sorted((ROOT / "colorlab").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module != "__future__":
+                bad += [f"{path.relative_to(ROOT)}:{node.lineno} {alias.name}"
+                        for alias in node.names if alias.name.startswith("_")]
+    assert not bad, bad

@@ -10,7 +10,7 @@ import torch
 from skimage import data as skdata
 
 import colorlab.models as cm
-from colorlab import cli
+from colorlab import cli, pipeline
 from colorlab.color import _lab_to_linear, fit_ab_to_gamut, rgb_to_lab
 from colorlab.data import prepare_image
 from colorlab.data.dataset import LabDataset, crop_shapes, random_resized_crops
@@ -29,8 +29,8 @@ COFFEE_CLASSES = {967, 968, 504}                 # espresso, cup, coffee mug
 
 @pytest.fixture(scope="module")
 def encoder():
-    from colorlab.models.backbone import GreyEncoder
-    return GreyEncoder()
+    from colorlab.models.backbone import GrayEncoder
+    return GrayEncoder()
 
 
 def _grey_L(photo, size=224):
@@ -87,8 +87,8 @@ def test_fusion_embedding_from_a_second_pass_at_the_classifiers_size():
     torch.manual_seed(0)
     model = cm.build("fusion", encoder_pretrained=False, embed_size=224, **ENC).eval()
     L = torch.rand(1, 1, 64, 128) * 100
-    big = torch.nn.functional.interpolate(L, size=(224, 448), mode="bilinear",
-                                          align_corners=False)
+    # the grey photo of L resized as the pipeline resizes every photo: bicubic, in sRGB
+    big = rgb_to_lab(pipeline.resize_rgb(pipeline.gray_rgb(L), (224, 448)))[:, :1]
     with torch.no_grad():
         expected = model.net.encoder(big, embed=True)[1]
         assert torch.equal(model.net._embedding(L), expected)  # short side 224, multiples of 32

@@ -7,8 +7,9 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from .._shared import positive_int
 from ..color import lab_to_rgb, rgb_to_lab
-from .prepare import _check_size, prepare_batch, prepare_image
+from .prepare import prepare_batch, prepare_image
 
 __all__ = ["LabDataset", "prepare_stack", "crop_shapes", "random_resized_crops"]
 
@@ -44,7 +45,7 @@ def prepare_stack(images, size: int) -> torch.Tensor:
     >>> prepare_stack([np.zeros((40, 50, 3), np.uint8), np.ones((8, 8, 3), np.uint8)], 8).shape
     torch.Size([2, 3, 8, 8])
     """
-    size = _check_size(size)
+    size = positive_int(size, "size")
     out = []  # list of (index, (k, 3, S, S) uint8)
     buckets: dict[tuple, list] = {}
     pending = 0
@@ -236,7 +237,7 @@ class LabDataset(Dataset):
         self.labels = torch.as_tensor(labels, dtype=torch.long) if labels is not None else None
         self.classes = list(classes) if classes is not None else None
         self.augment = bool(augment)
-        self.crop_size = _check_size(crop_size) if crop_size is not None else None
+        self.crop_size = positive_int(crop_size, "crop_size") if crop_size is not None else None
         self.sample_weights = None
         if sample_weights is not None:
             w = torch.as_tensor(sample_weights, dtype=torch.float64).reshape(-1)

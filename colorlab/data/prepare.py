@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from colorlab._shared import positive_int
+from colorlab.pipeline import MAX_ASPECT, resize_whole
 
 __all__ = ["prepare_image", "prepare_batch", "sample_photos", "SAMPLE_PHOTOS"]
 
@@ -26,21 +26,15 @@ SAMPLE_PHOTOS = {
 }
 
 
-# longer images keep only their centre 4:1 window before resizing (the crop lies in it)
-MAX_ASPECT = 4
-
-
-def _check_size(size) -> int:
-    return positive_int(size, "size")
-
-
 def prepare_batch(images: torch.Tensor, size: int) -> torch.Tensor:
     """Resize (short side to ``size``, bicubic, antialiased) and centre-crop a batch of same-size
     images.
 
-    Images more than 4 times longer than wide are first cut to their centre 4:1 window (which
-    holds the final crop and its resampling neighbourhood), so that thin strips cost no more than
-    others.
+    Images more than :data:`~colorlab.pipeline.MAX_ASPECT` (4) times longer than wide are first cut
+    to their centre 4:1 window (which holds the final crop and its resampling neighbourhood), so
+    that thin strips cost no more than others. The resize is the photo pipeline's
+    (:func:`colorlab.pipeline.resize_whole`), so a crop holds the pixels that
+    :func:`~colorlab.pipeline.colorize_image` sees of the same photo at that size.
 
     Parameters
     ----------
@@ -58,7 +52,7 @@ def prepare_batch(images: torch.Tensor, size: int) -> torch.Tensor:
     >>> prepare_batch(torch.zeros(2, 3, 40, 60, dtype=torch.uint8), 32).shape
     torch.Size([2, 3, 32, 32])
     """
-    size = _check_size(size)
+    size = positive_int(size, "size")
     if images.ndim != 4 or images.shape[1] != 3:
         raise ValueError(f"prepare_batch: expected (B, 3, H, W), got {tuple(images.shape)}")
     h, w = images.shape[-2:]
@@ -69,13 +63,8 @@ def prepare_batch(images: torch.Tensor, size: int) -> torch.Tensor:
         top, left = max(0, (h - keep) // 2), max(0, (w - keep) // 2)
         images = images[:, :, top:top + min(h, keep), left:left + min(w, keep)]
     x = images.float().div_(255.0) if images.dtype == torch.uint8 else images.float()
+    x = resize_whole(x, size)              # at most 4:1 now: the short side becomes ``size``
     h, w = x.shape[-2:]
-    if min(h, w) != size:
-        scale = size / min(h, w)
-        nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
-        x = F.interpolate(x, size=(nh, nw), mode="bicubic", antialias=True,
-                          align_corners=False).clamp_(0, 1)
-        h, w = nh, nw
     top, left = (h - size) // 2, (w - size) // 2
     return x[:, :, top:top + size, left:left + size].contiguous()
 
@@ -110,7 +99,7 @@ def prepare_image(image, size: int) -> torch.Tensor:
     >>> prepare_image(img, 64).shape
     torch.Size([3, 64, 64])
     """
-    size = _check_size(size)
+    size = positive_int(size, "size")
     if isinstance(image, torch.Tensor):
         t = image
         if t.ndim != 3 or t.shape[0] != 3:

@@ -12,10 +12,10 @@ import torch
 
 from .._shared import positive_int
 from ..download import OfflineError, check_online
-from ..io import IMAGE_EXTENSIONS, ImageReadError, _scan_images, read_image
+from ..io import IMAGE_EXTENSIONS, ImageReadError, read_image, scan_images
 from .cache import cache_dir, cache_path, load_cache, save_cache
 from .dataset import LabDataset, prepare_stack
-from .prepare import SAMPLE_PHOTOS, _check_size, sample_photos
+from .prepare import SAMPLE_PHOTOS, sample_photos
 
 __all__ = ["load_dataset", "list_photos", "DatasetNotFoundError", "ImageSkippedWarning", "DATASETS"]
 
@@ -103,7 +103,7 @@ def _load_folder(spec: str, split: str, size: int, limit, use_cache: bool, cache
     root = Path(spec).expanduser()
     base = _folder_base(root, split)
     # plain strings: 50,000 Path objects cost more than the cache load
-    files = _scan_images(str(base))
+    files = scan_images(str(base))
     if not files:
         raise ValueError(f"{base}: no image files found "
                          f"(looked for {', '.join(sorted(IMAGE_EXTENSIONS))}, recursively)")
@@ -242,7 +242,7 @@ def list_photos(name: str, root=None, split: str = "train", limit: int | None = 
         return sample_photos(list(SAMPLE_PHOTOS)[:limit])
     if name.startswith("folder:"):
         base = _folder_base(Path(name[len("folder:"):]).expanduser(), split)
-        items = [Path(f) for f in _scan_images(str(base))]
+        items = [Path(f) for f in scan_images(str(base))]
         if not items:
             raise ValueError(f"{base}: no image files found "
                              f"(looked for {', '.join(sorted(IMAGE_EXTENSIONS))}, recursively)")
@@ -341,7 +341,7 @@ def load_dataset(name: str, root=None, split: str = "train", size: int = 64,
     ...
     colorlab.data.sources.DatasetNotFoundError: cifar10 (train split) is not under /nonexistent ...
     """
-    size = _check_size(size)
+    size = positive_int(size, "size")
     limit = positive_int(limit, "limit", allow_none=True)
     use_cache = bool(cache)
     cache_root = None if isinstance(cache, bool) else Path(cache)

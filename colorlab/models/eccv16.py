@@ -41,7 +41,7 @@ from colorlab.models.base import ColorizationModel
 from colorlab.models.layers import channels, conv_block, up_block
 from colorlab.quantize import ABQuantizer
 
-__all__ = ["ClassColorizer", "RebalancedClassColorizer", "BinCentres", "load_eccv16",
+__all__ = ["ClassColorizer", "RebalancedClassColorizer", "BinCenters", "load_eccv16",
            "ECCV16_URL", "ECCV16_SHA256_PREFIX"]
 
 ECCV16_URL = "https://colorizers.s3.us-east-2.amazonaws.com/colorization_release_v2-9b330a0b.pth"
@@ -70,7 +70,7 @@ def check_temperature(T) -> float:
     return value
 
 
-class BinCentres(nn.Module):
+class BinCenters(nn.Module):
     """ECCV16's ``model_out``: a bias-free 1x1 projection from Q bin probabilities to ab / 110.
 
     Its ``weight`` (2, Q, 1, 1) is a *buffer* holding the bin centres / 110, so a checkpoint carries
@@ -162,7 +162,7 @@ class ClassColorizer(ColorizationModel):
         object.__setattr__(self, "_quantizer_cache", quantizer)  # never a registered submodule
         self._build_network(int(Q), width=width, upsample=upsample, batchnorm=batchnorm,
                             dropout=dropout)
-        self.model_out = BinCentres(centers)
+        self.model_out = BinCenters(centers)
 
     def _build_network(self, Q: int, width, upsample, batchnorm, dropout) -> None:
         """The layers from L to Q logits (subclasses with another network override this and

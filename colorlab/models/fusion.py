@@ -25,12 +25,12 @@ torch.Size([2, 2, 32, 32])
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from colorlab.color import normalize_l
 from colorlab.models.base import ColorizationModel
 from colorlab.models.layers import channels, conv_block, up_block
+from colorlab.pipeline import gray_rgb, resize_rgb
 
 __all__ = ["FusionColorizer", "make_backbone"]
 
@@ -150,11 +150,17 @@ class FusionColorizer(ColorizationModel):
         return self
 
     def embed(self, L: torch.Tensor) -> torch.Tensor:
-        """The backbone's global embedding of the grey image: ``(B, 1, H, W)`` L -> ``(B, E)``."""
-        grey = (L / 100.0).clamp(0, 1).expand(-1, 3, -1, -1)
+        """The backbone's global embedding of the grey image: ``(B, 1, H, W)`` L -> ``(B, E)``.
+
+        The backbone sees the grey photo as a camera stores it (the sRGB value of each L,
+        :func:`colorlab.pipeline.gray_rgb`), resized to ``backbone_size`` square as the pipeline
+        resizes every photo (:func:`colorlab.pipeline.resize_rgb`) and ImageNet-normalised: what
+        its ImageNet weights expect.
+        """
+        grey = gray_rgb(L)
         size = self._config["backbone_size"]
         if size:
-            grey = F.interpolate(grey, size=(size, size), mode="bilinear", align_corners=False)
+            grey = resize_rgb(grey, (size, size))
         return self.backbone((grey - self.rgb_mean) / self.rgb_std)
 
     def forward(self, L: torch.Tensor) -> torch.Tensor:

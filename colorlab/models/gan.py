@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from colorlab.color import denormalize_ab, lab_to_rgb, normalize_l
-from colorlab.models.backbone import _FEATURE_BLOCKS, FEATURE_CHANNELS, efficientnet_lite0
+from colorlab.models.backbone import FEATURE_BLOCKS, FEATURE_CHANNELS, efficientnet_lite0
 from colorlab.models.base import ColorizationModel
 from colorlab.models.layers import channels
 
@@ -178,7 +178,7 @@ class EncoderDiscriminator(nn.Module):
     def __init__(self, pretrained: bool = True, width: int = 64):
         super().__init__()
         self.net = efficientnet_lite0(pretrained).requires_grad_(False)
-        chans = [FEATURE_CHANNELS[_FEATURE_BLOCKS.index(i)] for i in self.stages]
+        chans = [FEATURE_CHANNELS[FEATURE_BLOCKS.index(i)] for i in self.stages]
         self.heads = nn.ModuleDict({
             str(i): nn.Sequential(nn.Conv2d(c, width, 3, padding=1), nn.LeakyReLU(0.2),
                                   nn.Conv2d(width, 1, 1)) for i, c in zip(self.stages, chans)})

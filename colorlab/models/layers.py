@@ -6,7 +6,7 @@ so one class covers every variant instead of one copy per variant:
 - ``upsample="nearest" | "bilinear" | "transpose"``: :func:`up_block`
 - ``batchnorm=True | False``: :func:`conv_block`
 - ``dropout=p``: :func:`conv_block` (and the models' own dropout points)
-- ``ab_blur=sigma``: :class:`GaussianBlur`, a fixed depthwise Gaussian filter on the predicted ab
+- ``ab_blur=sigma``: :class:`GaussianBlur`, a fixed Gaussian filter on the predicted ab
 
 Plus the padding helpers that let every model colourise an image of any size.
 
@@ -21,11 +21,11 @@ torch.Size([2, 4, 32, 32])
 """
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from colorlab.filters import gaussian_blur, gaussian_radius
 
 __all__ = ["UPSAMPLE_MODES", "channels", "conv_block", "up_block", "GaussianBlur",
            "pad_to_multiple", "crop_to"]
@@ -133,7 +133,7 @@ def up_block(cin: int, cout: int, mode: str = "nearest") -> nn.Sequential:
 
 
 class GaussianBlur(nn.Module):
-    """A fixed (not learned) depthwise Gaussian filter, the seeds' smoothing of the predicted ab.
+    """A fixed (not learned) Gaussian filter, the seeds' smoothing of the predicted ab.
 
     Parameters
     ----------
@@ -144,8 +144,9 @@ class GaussianBlur(nn.Module):
 
     Notes
     -----
-    The kernel is a non-persistent buffer: it is rebuilt from ``sigma`` (which the model's config
-    records), so it never appears in a checkpoint. Borders use replicate padding; the size is kept.
+    The filter is :func:`colorlab.filters.gaussian_blur` (the one the metrics use), with replicate
+    borders; the size is kept. It has no weights: the model's config records ``sigma``, so nothing
+    of it appears in a checkpoint.
 
     Examples
     --------
@@ -162,19 +163,11 @@ class GaussianBlur(nn.Module):
         if not sigma > 0:
             raise ValueError(f"ab_blur sigma must be > 0, got {sigma!r}")
         self.sigma, self.channels = float(sigma), channels
-        r = max(1, math.ceil(3 * sigma))
-        x = torch.arange(-r, r + 1, dtype=torch.float32)
-        g = torch.exp(-x ** 2 / (2 * sigma ** 2))
-        g = g / g.sum()
-        self.register_buffer("kernel",
-                             (g[:, None] * g[None, :]).expand(channels, 1, -1, -1).clone(),
-                             persistent=False)
-        self.radius = r
+        self.radius = gaussian_radius(self.sigma)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Filter ``x`` of shape ``(B, channels, H, W)``; returns the same shape."""
-        x = F.pad(x, (self.radius,) * 4, mode="replicate")
-        return F.conv2d(x, self.kernel.to(x.dtype), groups=self.channels)
+        return gaussian_blur(x, self.sigma, self.radius, padding="replicate")
 
     def extra_repr(self) -> str:
         return f"sigma={self.sigma}, channels={self.channels}"

