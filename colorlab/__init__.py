@@ -1,8 +1,9 @@
 """colorlab: a small, tested PyTorch library behind the colorlab course on automatic image
 colourisation.
 
-Modules by concept: :mod:`colorlab.color` (sRGB <-> Lab), :mod:`colorlab.data` (images and
-datasets), :mod:`colorlab.quantize` (the 313-style ab bins), :mod:`colorlab.models`,
+Modules by concept: :mod:`colorlab.checkpoint_io` (every checkpoint file read and written one
+way), :mod:`colorlab.device`, :mod:`colorlab.color` (sRGB <-> Lab), :mod:`colorlab.data` (images
+and datasets), :mod:`colorlab.quantize` (the 313-style ab bins), :mod:`colorlab.models`,
 :mod:`colorlab.train`, :mod:`colorlab.metrics`, :mod:`colorlab.evaluation` (a model scored on
 photos), :mod:`colorlab.viz`, :mod:`colorlab.architecture` (diagrams drawn from the code),
 :mod:`colorlab.widgets`, :mod:`colorlab.course`, :mod:`colorlab.checks` and
@@ -12,8 +13,9 @@ photos), :mod:`colorlab.viz`, :mod:`colorlab.architecture` (diagrams drawn from 
 import importlib
 
 __version__ = "0.1.0"
-_SUBMODULES = {"color", "data", "io", "quantize", "metrics", "evaluation", "viz", "architecture",
-               "models", "train", "checks", "widgets", "course", "assignments", "cli", "commands"}
+_SUBMODULES = {"checkpoint_io", "device", "color", "data", "io", "quantize", "metrics",
+               "evaluation", "viz", "architecture", "models", "train", "checks", "widgets",
+               "course", "assignments", "cli", "commands"}
 
 
 def __getattr__(name):

