@@ -1,9 +1,10 @@
 """colorlab: a small, tested PyTorch library behind the colorlab course on automatic image
 colourisation.
 
-Modules by concept: :mod:`colorlab.color` (sRGB <-> Lab), :mod:`colorlab.pipeline` (how a photo
-is resized, made grey and coloured, wherever it is), :mod:`colorlab.filters` (the Gaussian blur),
-:mod:`colorlab.data` (images and datasets), :mod:`colorlab.quantize` (the 313-style ab bins),
+Modules by concept: :mod:`colorlab.checkpoint_io` (every checkpoint file read and written one
+way), :mod:`colorlab.device`, :mod:`colorlab.color` (sRGB <-> Lab), :mod:`colorlab.pipeline` (how a
+photo is resized, made grey and coloured, wherever it is), :mod:`colorlab.filters` (the Gaussian
+blur), :mod:`colorlab.data` (images and datasets), :mod:`colorlab.quantize` (the 313-style ab bins),
 :mod:`colorlab.models`, :mod:`colorlab.train`, :mod:`colorlab.metrics` (the scores, and
 ``evaluate``: a model scored on photos; :mod:`colorlab.evaluation` re-exports it),
 :mod:`colorlab.viz`, :mod:`colorlab.architecture` (diagrams drawn from the code),
@@ -14,9 +15,9 @@ is resized, made grey and coloured, wherever it is), :mod:`colorlab.filters` (th
 import importlib
 
 __version__ = "0.1.0"
-_SUBMODULES = {"color", "pipeline", "filters", "data", "io", "quantize", "metrics", "evaluation",
-               "viz", "architecture", "models", "train", "checks", "widgets", "course",
-               "assignments", "cli", "commands"}
+_SUBMODULES = {"checkpoint_io", "device", "color", "pipeline", "filters", "data", "io",
+               "quantize", "metrics", "evaluation", "viz", "architecture", "models", "train",
+               "checks", "widgets", "course", "assignments", "cli", "commands"}
 
 
 def __getattr__(name):

@@ -19,13 +19,10 @@ from __future__ import annotations
 
 import numbers
 
-__all__ = ["MODEL_NAMES", "CHECKPOINT_FORMAT", "positive_int"]
+__all__ = ["MODEL_NAMES", "positive_int"]
 
 #: The models colorlab builds and ships (``build(name)``, ``pretrained(name)``, ``--model``).
 MODEL_NAMES = ("mse", "class", "class-rebal", "gan", "fusion")
-
-#: The ``format`` entry of every colorlab checkpoint, models and training runs alike.
-CHECKPOINT_FORMAT = "colorlab-checkpoint"
 
 
 def positive_int(value, name: str, where: str = "", allow_none: bool = False):

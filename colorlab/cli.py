@@ -103,8 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="mixed precision (default: on for CUDA)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--augment", action="store_true", help="random flips and crops")
-    t.add_argument("--pretrain-steps", type=int, default=0,
-                   help="gan: L1-only generator steps first (NoGAN recipe)")
+    t.add_argument("--pretrain-steps", type=int, default=None,
+                   help="gan: L1-only generator steps first (NoGAN recipe; default 0)")
     t.add_argument("--lam", type=_number(float, "lam", minimum_exclusive=-1), default=None,
                    metavar="LAMBDA",
                    help="class-rebal: mix of the colour prior with uniform, in [0, 1] (default "

@@ -22,10 +22,11 @@ def _load_data(args, split, command, level="warning", **kw):
     import warnings
 
     from colorlab.data import ImageSkippedWarning, load_dataset, load_mixture
+    weights = getattr(args, "weights", None)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ImageSkippedWarning)
-        if "," in args.data:
-            data = load_mixture(args.data, getattr(args, "weights", None), root=args.root,
+        if "," in args.data or weights is not None:
+            data = load_mixture(args.data, weights, root=args.root,
                                 split=split, size=args.size, limit=args.limit,
                                 download=args.download, **kw)
         else:
@@ -47,16 +48,24 @@ def _load_model(spec, device):
     return load_checkpoint(spec, map_location=device).to(device).eval()
 
 
+#: ``colorlab train`` options passed on to build() and to train() when given: each model class
+#: and training task refuses those it does not take, in one line (e.g. --lam for an mse model).
+BUILD_OPTIONS = ("lam", "T", "embed_size", "discriminator")
+TRAIN_OPTIONS = ("pretrain_steps", "l1_weight", "chroma_penalty", "chroma_margin")
+
+
+def _given(args, names) -> dict:
+    """``{name: value}`` of the options among ``names`` given on the command line (not None)."""
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+
+
 def cmd_train(args) -> int:
-    from colorlab.models import build
-    from colorlab.train import load_training_checkpoint, pick_device, seed_everything, train
+    from colorlab.device import pick_device
+    from colorlab.models import build, model_from_payload
+    from colorlab.train import load_training_checkpoint, seed_everything, train
     out = Path(args.out or f"runs/{args.model}.ckpt")
-    if args.model != "gan" and (args.chroma_penalty is not None or args.chroma_margin is not None):
-        raise ValueError("--chroma-penalty and --chroma-margin apply to --model gan only")
     if args.model == "hints" and not args.encoder and not args.resume:
         raise ValueError("--model hints is a photo model: add --encoder efficientnet_lite0")
-    if args.weights is not None and "," not in args.data:
-        raise ValueError("--weights needs several --data specs separated by commas")
     data, _ = _load_data(args, args.split, "train", augment=args.augment)
     validation = None
     if args.val_every is not None:
@@ -66,49 +75,27 @@ def cmd_train(args) -> int:
     if args.crop_size is not None:
         data.crop_size = args.crop_size
     seed_everything(args.seed)  # before the model is built: same seed, same initial weights
-    if args.resume:
-        state = load_training_checkpoint(args.resume)
-        config = dict(state["model_config"])
-        if config.get("name") != args.model:
-            raise ValueError(f"{args.resume}: holds a {config.get('name')!r} model, "
-                             f"not {args.model!r}")
-        model = build(**config)
+    resume = None
+    if args.resume:  # read once: the model is rebuilt from it, then train() continues it
+        resume = load_training_checkpoint(args.resume)
+        model = model_from_payload(resume, source=args.resume, expect=args.model)
     else:
-        if args.lam is not None and args.model != "class-rebal":
-            raise ValueError(f"--lam applies to class-rebal only, not {args.model!r}")
-        if args.lam is not None and not 0 <= args.lam <= 1:
-            raise ValueError(f"--lam must be in [0, 1], got {args.lam}")
-        kw = {} if args.lam is None else {"lam": args.lam}
+        kw = _given(args, BUILD_OPTIONS)
         if args.encoder:
             kw.update(encoder=args.encoder, image_size=data.train_size, fine_tune=args.fine_tune)
             if args.global_features:
                 kw["global_features"] = True
-        if args.embed_size is not None:
-            if args.model != "fusion" or not args.encoder:
-                raise ValueError("--embed-size applies to --model fusion with --encoder only")
-            kw["embed_size"] = args.embed_size
-        if args.discriminator is not None:
-            if args.model != "gan" or not args.encoder:
-                raise ValueError("--discriminator applies to --model gan with --encoder only")
-            kw["discriminator"] = args.discriminator
-        if args.T is not None:
-            kw["T"] = args.T
         model = build(args.model, **kw)
         if args.init:
             _init_weights(model, args.init)
         if hasattr(model, "set_prior"):  # class-rebal: weights from this data's colour prior
             model.set_prior(model.quantizer.prior(data))
-    options = {}
-    if model.kind == "gan":
-        options = {"pretrain_steps": args.pretrain_steps}
-        for name in ("l1_weight", "chroma_penalty", "chroma_margin"):
-            if getattr(args, name) is not None:
-                options[name] = getattr(args, name)
     history = train(model, data, args.steps, batch_size=args.batch_size, lr=args.lr,
                     device=pick_device(args.device), amp=args.amp, seed=args.seed, out=out,
-                    checkpoint_every=args.checkpoint_every, resume=args.resume,
+                    checkpoint_every=args.checkpoint_every, resume=resume,
                     progress=not args.no_progress, schedule=args.schedule,
-                    validation=validation, validate_every=args.val_every, **options)
+                    validation=validation, validate_every=args.val_every,
+                    **_given(args, TRAIN_OPTIONS))
     last = history[-1] if history else {}
     print(f"wrote {out}: {args.model}, {args.steps} steps, "
           f"loss {last.get('loss', float('nan')):.4g}, {last.get('images_per_s', 0):.0f} images/s")
@@ -169,9 +156,11 @@ def _validation_line(args, model) -> str:
 
 
 def _write_curve(history, path: Path) -> Path:
-    """Draw ``history``'s loss curves (:meth:`History.plot`) into ``path``, atomically."""
+    """Draw ``history``'s loss curves (:func:`colorlab.viz.training_curves`) into ``path``,
+    atomically."""
     from colorlab.io import atomic_write
-    fig = history.plot(keys=("loss", "d_loss", "g_adv", "val_loss", "val_psnr"))
+    from colorlab.viz import training_curves
+    fig = training_curves(history, keys=("loss", "d_loss", "g_adv", "val_loss", "val_psnr"))
     with atomic_write(path) as f:
         fig.savefig(f, format="png")
     return path
@@ -225,8 +214,8 @@ def _output_paths(files, out):
 def cmd_colorize(args) -> int:
     import numpy as np
 
+    from colorlab.device import pick_device
     from colorlab.io import list_images, read_image, save_image
-    from colorlab.train import pick_device
     model = _load_model(args.model, pick_device(args.device))
     if args.T is not None and hasattr(model, "T"):
         model.T = args.T
@@ -283,8 +272,8 @@ def _readable(photos, command, level, skipped):
 
 
 def cmd_evaluate(args) -> int:
+    from colorlab.device import pick_device
     from colorlab.evaluation import evaluate
-    from colorlab.train import pick_device
     model = _load_model(args.model, pick_device(args.device))
     if args.whole:  # the photos themselves, one at a time, at their own size
         from colorlab.data import list_photos
@@ -340,8 +329,8 @@ def _chosen_photos(args) -> dict:
 
 
 def cmd_compare(args) -> int:
+    from colorlab.device import pick_device
     from colorlab.io import atomic_write
-    from colorlab.train import pick_device
     from colorlab.viz import contact_sheet
     names = [n.strip() for n in args.models.split(",") if n.strip()]
     if not names:
@@ -375,7 +364,7 @@ def doctor_report() -> str:
         except ImportError:
             version = "MISSING"
         lines.append(f"  {name:<12} {version}")
-    from colorlab.train import pick_device
+    from colorlab.device import pick_device
     device = pick_device("auto")
     gpu = torch.cuda.get_device_name(0) if device.type == "cuda" else "none"
     lines += [f"device: {device} (CUDA {'yes' if torch.cuda.is_available() else 'no'}, GPU {gpu}, "

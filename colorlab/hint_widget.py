@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from colorlab.hints import parse_colour
 from colorlab.io import atomic_write, save_image
-from colorlab.models.hints import parse_colour
 
 __all__ = ["HintColorizer", "load_hints", "save_hints", "DISPLAY_SIDE"]
 

@@ -4,8 +4,8 @@ One module, so that a model sees a photo the same way wherever it is run: by
 :func:`colorize_image` (and :meth:`~colorlab.models.base.ColorizationModel.colorize_image`),
 by :func:`colorlab.metrics.evaluate` (square crops and whole photos), by
 :func:`colorlab.viz.contact_sheet`, by :func:`colorlab.data.prepare_image` (the datasets) and by
-the photo models' encoder. It sits just above :mod:`colorlab.color` and imports nothing else of
-colorlab, so every layer may use it.
+the photo models' encoder. It sits just above :mod:`colorlab.color` and :mod:`colorlab.hints`
+(the encoding of user hints) and imports nothing else of colorlab, so every layer may use it.
 
 How a photograph is coloured
 ----------------------------
@@ -43,6 +43,7 @@ import torch.nn.functional as F
 
 from colorlab._shared import positive_int
 from colorlab.color import lab_to_rgb, merge_lab, rgb_to_lab
+from colorlab.hints import user_hints
 
 __all__ = ["MAX_ASPECT", "DEFAULT_IMAGE_SIZE", "as_rgb_tensor", "working_hw", "resize_rgb",
            "resize_whole", "gray_rgb", "gray_image", "predict_at_size", "colorize_image"]
@@ -231,7 +232,7 @@ def predict_at_size(predict, L: torch.Tensor, size: int, photo: torch.Tensor | N
     return F.interpolate(ab, size=tuple(L.shape[-2:]), mode="bilinear", align_corners=False)
 
 
-def colorize_image(model, image, size: int | None = None) -> np.ndarray:
+def colorize_image(model, image, size: int | None = None, hints=None) -> np.ndarray:
     """Colour a grey or colour photograph of any size; return full-resolution uint8 RGB.
 
     Parameters
@@ -253,10 +254,17 @@ def colorize_image(model, image, size: int | None = None) -> np.ndarray:
         ``(H, W, 3)`` uint8 RGB: the original full-resolution L with the predicted ab upsampled
         bilinearly to H x W (:func:`predict_at_size`).
 
+    hints : sequence of (x, y, colour), optional
+        For the hint model: clicks in the photo's own pixels (``x`` from the left, ``y`` from the
+        top) with a picked colour (``"#rrggbb"``, 0-255 integers or 0-1 floats), encoded at the
+        working size by :func:`colorlab.hints.user_hints` (the colour's ab at the clicked pixel's
+        lightness, pulled into the sRGB gamut there).
+
     Raises
     ------
     ValueError
-        ``size`` is not a positive int; the image has a wrong shape or holds NaN or inf.
+        ``size`` is not a positive int; the image has a wrong shape or holds NaN or inf; a hint
+        is outside the photo or its colour is malformed; hints for a model that takes none.
     TypeError
         The image is neither uint8 nor float.
 
@@ -274,8 +282,11 @@ def colorize_image(model, image, size: int | None = None) -> np.ndarray:
     L = rgb_to_lab(rgb)[:, :1]
 
     def predict(L_small):
+        extra = {}
+        if hints:
+            extra["hints"] = user_hints(hints, L, L_small.shape[-2:]).to(model.device)
         with torch.inference_mode():
-            return model.colorize(L_small.to(model.device)).float().cpu()
+            return model.colorize(L_small.to(model.device), **extra).float().cpu()
 
     was_training = model.training
     model.eval()

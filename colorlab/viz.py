@@ -306,10 +306,12 @@ def training_curves(history, keys=None, x: str = "step", log_y: bool = False) ->
     Parameters
     ----------
     history : list of dict or dict of lists (or an object with ``.records`` / ``.to_dict()``)
-        E.g. ``[{"step": 1, "loss": 2.3}, ...]`` or ``{"step": [1, 2], "loss": [2.3, 2.1]}``.
-        Entries missing a key are skipped for that key.
+        E.g. a :class:`colorlab.train.History`, ``[{"step": 1, "loss": 2.3}, ...]`` or
+        ``{"step": [1, 2], "loss": [2.3, 2.1]}``. Entries missing a key (or None) are skipped for
+        that key.
     keys : list of str, optional
-        Which quantities to draw (default: every numeric key except ``x``).
+        Which quantities to draw (default: every numeric key except ``x``); those never logged
+        are left out.
     x : str
         The x-axis key; the record index when absent.
     log_y : bool
@@ -324,6 +326,10 @@ def training_curves(history, keys=None, x: str = "step", log_y: bool = False) ->
     >>> fig = training_curves([{"step": i, "loss": 1 / (i + 1), "lr": 1e-3} for i in range(10)])
     >>> [ax.get_title() for ax in fig.axes]
     ['loss', 'lr']
+    >>> fig = training_curves([{"step": 1, "loss": 0.5}, {"step": 2, "val_psnr": 20.0}],
+    ...                       keys=("loss", "d_loss", "val_psnr"))
+    >>> [ax.get_title() for ax in fig.axes]
+    ['loss', 'val_psnr']
     """
     if hasattr(history, "to_dict"):
         history = history.to_dict()
@@ -334,11 +340,13 @@ def training_curves(history, keys=None, x: str = "step", log_y: bool = False) ->
         records = [{k: v[i] for k, v in history.items() if i < len(v)} for i in range(n)]
     else:
         records = [dict(r) for r in history]
+    records = [{k: v for k, v in r.items() if v is not None} for r in records]
     if keys is None:
         keys = []
         for r in records:
             keys += [k for k, v in r.items() if k != x and k not in keys
                      and isinstance(v, (int, float)) and not isinstance(v, bool)]
+    keys = [k for k in keys if any(k in r for r in records)]
     if not keys:
         raise ValueError("training_curves: history has no numeric quantity to plot")
     fig = Figure(figsize=(4 * len(keys), 3), dpi=DPI)

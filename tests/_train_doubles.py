@@ -1,12 +1,19 @@
-"""Tiny datasets and models that follow the training contract (tests only, never the library).
+"""Tiny datasets and real colorlab models of a few hundred weights (tests only, never the
+library).
 
-They keep the engine's tests fast; the classifier uses the real
-:class:`colorlab.quantize.ABQuantizer`. Run as a script, this module is the training worker the
-interruption tests start and kill.
+The models are :class:`colorlab.models.ColorizationModel` subclasses, so the engine runs its real
+code on them (the working size they adopt, ``colorize``, checkpoints); the classifiers are
+:class:`~colorlab.models.ClassColorizer` and :class:`~colorlab.models.RebalancedClassColorizer`
+with a smaller network, so the real bins, decoding, prior and per-pixel weights run under test.
+:func:`break_checkpoint_writes` makes the n-th checkpoint write fail the way a real disk would.
+Run as a script, this module is the training worker the interruption tests start and kill.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
+import os
 import sys
 import time
 from pathlib import Path
@@ -18,8 +25,13 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from colorlab.color import denormalize_ab, normalize_l, rgb_to_lab  # noqa: E402
-from colorlab.quantize import ABQuantizer  # noqa: E402
+from colorlab import checkpoint_io  # noqa: E402
+from colorlab.color import normalize_l, rgb_to_lab  # noqa: E402
+from colorlab.models import (  # noqa: E402
+    ClassColorizer,
+    ColorizationModel,
+    RebalancedClassColorizer,
+)
 
 
 class TinyDataset:
@@ -57,25 +69,25 @@ class TinyDataset:
         return self
 
 
-class TinyModel(nn.Module):
-    """Regression double with BatchNorm and dropout (so buffers and the RNG matter for resume)."""
+def _layers(out, width=4, dropout=0.2, batchnorm=True, stride=1) -> nn.Sequential:
+    layers = [nn.Conv2d(1, width, 3, padding=1)]
+    layers += [nn.BatchNorm2d(width)] if batchnorm else []
+    layers += [nn.ReLU(), nn.Dropout2d(dropout), nn.Conv2d(width, out, 3, padding=1, stride=stride)]
+    return nn.Sequential(*layers)
+
+
+class TinyModel(ColorizationModel):
+    """Regression model with BatchNorm and dropout (so buffers and the RNG matter for resume)."""
 
     kind = "regression"
+    multiple = 1
 
     def __init__(self, out=2, width=4, dropout=0.2, batchnorm=True):
-        super().__init__()
-        self.config = {"name": "tiny", "out": out, "width": width}
-        layers = [nn.Conv2d(1, width, 3, padding=1)]
-        layers += [nn.BatchNorm2d(width)] if batchnorm else []
-        layers += [nn.ReLU(), nn.Dropout2d(dropout), nn.Conv2d(width, out, 3, padding=1)]
-        self.net = nn.Sequential(*layers)
+        super().__init__({"name": "tiny", "out": out, "width": width, "image_size": None})
+        self.net = _layers(out, width, dropout, batchnorm)
 
     def forward(self, L):
-        x = self.net(normalize_l(L))
-        return torch.tanh(x) if self.kind == "regression" else x
-
-    def colorize(self, L):
-        return denormalize_ab(self(L))
+        return torch.tanh(self.net(normalize_l(L)))
 
 
 def one_thread(monkeypatch=None):
@@ -83,20 +95,30 @@ def one_thread(monkeypatch=None):
     torch.set_num_threads(1)
 
 
-class TinyClassModel(TinyModel):
-    kind = "classification"
+class TinyClassModel(ClassColorizer):
+    """:class:`ClassColorizer` (the gamut's bins, annealed-mean decoding) over two convolutions:
+    logits at half the input size."""
 
-    def __init__(self, rebalance=False):
-        quantizer = ABQuantizer.from_gamut()
-        super().__init__(out=quantizer.Q)
-        self.quantizer = quantizer
-        self.config = {"name": "tiny-class"}
-        self.net[-1] = nn.Conv2d(4, self.quantizer.Q, 3, padding=1, stride=2)
-        if rebalance:
-            self.register_buffer("class_weights", torch.linspace(0.5, 1.5, self.quantizer.Q))
+    name = "tiny-class"
+    multiple = 2
 
-    def set_prior(self, prior):
-        self.class_weights = 1.0 / (torch.as_tensor(prior, dtype=torch.float32) + 0.1)
+    def _build_network(self, Q, width, upsample, batchnorm, dropout) -> None:
+        self.net = _layers(Q, stride=2)
+
+    def forward(self, L):
+        return self.net(normalize_l(L))
+
+
+class TinyRebalancedModel(TinyClassModel, RebalancedClassColorizer):
+    """:class:`RebalancedClassColorizer` over :class:`TinyClassModel`'s network; its class weights
+    start uneven (0.5 to 1.5), so rebalancing changes the loss before any prior is set."""
+
+    name = "tiny-class-rebal"
+    _extra_keys = ("lam", "sigma")
+
+    def __init__(self):
+        super().__init__()
+        self.class_weights.copy_(torch.linspace(0.5, 1.5, self.quantizer.Q))
 
 
 class TinyDiscriminator(nn.Module):
@@ -111,26 +133,70 @@ class TinyDiscriminator(nn.Module):
         return self.net(torch.cat([normalize_l(L), ab], 1))
 
 
-class TinyGAN(nn.Module):
+class TinyGAN(ColorizationModel):
+    """A GAN: :class:`TinyModel` as the generator, a two-layer patch discriminator."""
+
     kind = "gan"
+    multiple = 1
 
     def __init__(self):
-        super().__init__()
-        self.config = {"name": "tiny-gan"}
+        super().__init__({"name": "tiny-gan", "image_size": None})
         self.generator = TinyModel()
         self.discriminator = TinyDiscriminator()
 
     def forward(self, L):
         return self.generator(L)
 
-    def colorize(self, L):
-        return self.generator.colorize(L)
+
+class FullDisk:
+    """A file that takes ``room`` more bytes, then fails as a full disk does (ENOSPC)."""
+
+    def __init__(self, f, room=100):
+        self.f, self.room = f, room
+
+    def write(self, data):
+        data = bytes(data)
+        if len(data) > self.room:
+            self.f.write(data[:self.room])
+            self.room = 0
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        self.room -= len(data)
+        return self.f.write(data)
+
+    def flush(self):
+        self.f.flush()
+
+
+class HangingWrite(FullDisk):
+    """A file whose first write lands on disk, then touches ``marker`` and hangs (to be killed)."""
+
+    def __init__(self, f, marker):
+        super().__init__(f)
+        self.marker = marker
+
+    def write(self, data):
+        self.f.write(bytes(data))
+        self.f.flush()
+        Path(self.marker).touch()
+        time.sleep(600)
+
+
+def break_checkpoint_writes(n, broken):
+    """A stand-in for ``colorlab.checkpoint_io.atomic_write`` (install it with
+    ``monkeypatch.setattr``) under which the ``n``-th file written goes through ``broken(f)``
+    (e.g. :class:`FullDisk`) instead of its open temporary file ``f``."""
+    real, calls = checkpoint_io.atomic_write, []
+
+    @contextlib.contextmanager
+    def atomic_write(path, **kw):
+        calls.append(path)
+        with real(path, **kw) as f:
+            yield broken(f) if len(calls) == n else f
+    return atomic_write
 
 
 def ddp_worker(folder):
     """Under torchrun: train a plain TinyModel and a TinyGAN; save each rank's weights to folder."""
-    import os
-
     from colorlab.train import seed_everything, train
     rank, folder = int(os.environ["RANK"]), Path(folder)
     for name, make, kw in (("plain", plain_model, {}), ("gan", TinyGAN, {"pretrain_steps": 2})):
@@ -163,19 +229,10 @@ def main(argv=None):
     torch.set_num_threads(1)
     if a.ddp:
         return ddp_worker(a.ddp)
-    from colorlab.train import checkpoint, seed_everything, train
+    from colorlab.train import seed_everything, train
     if a.hang_on_save:
-        real, calls = checkpoint._write_file, []
-
-        def slow_write(f, data):
-            calls.append(f)
-            if len(calls) == a.hang_on_save:
-                f.write(bytes(data)[: len(data) // 2])
-                f.flush()
-                Path(a.marker).touch()
-                time.sleep(600)
-            return real(f, data)
-        checkpoint._write_file = slow_write
+        checkpoint_io.atomic_write = break_checkpoint_writes(
+            a.hang_on_save, lambda f: HangingWrite(f, a.marker))
     seed_everything(0)
     model = TinyModel()
     train(model, TinyDataset(delay=a.delay), a.steps, batch_size=4, out=a.out,

@@ -115,6 +115,23 @@ def test_colorize_never_writes_over_an_input(tmp_path, capsys, spec):
     assert digest(folder) == {**before, "b.png": digest(folder)["b.png"]}  # inputs untouched
 
 
+def test_colorize_and_evaluate_never_import_the_training_package(tmp_path, spec):
+    photo = tmp_path / "p.png"
+    Image.fromarray(np.full((12, 16, 3), 90, np.uint8)).save(photo)
+    colorize = ["colorize", str(photo), "--model", spec, "--out", str(tmp_path / "out"),
+                "--device", "cpu"]
+    evaluate = ["evaluate", "--model", spec, "--data", f"folder:{tmp_path}", "--size", "16",
+                "--device", "cpu"]
+    code = ("import sys; from colorlab.cli import main\n"
+            f"assert main({colorize!r}) == 0 and main({evaluate!r}) == 0\n"
+            "loaded = sorted(m for m in sys.modules if m.startswith('colorlab.'))\n"
+            "assert 'colorlab.train' not in loaded, loaded")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+
+
 def test_colorize_same_stem_twice_gets_distinct_outputs(tmp_path, spec):
     for sub in ("x", "y"):
         (tmp_path / sub).mkdir()
@@ -226,17 +243,11 @@ def test_doctor_reports_versions_device_colab_data_checkpoints(capsys):
 
 def test_train_on_a_full_disk_is_one_line_and_keeps_the_last_checkpoint(tmp_path, capsys,
                                                                          monkeypatch):
-    import errno
+    from _train_doubles import FullDisk, break_checkpoint_writes
 
-    from colorlab.train import checkpoint
-    ckpt, write, saves = tmp_path / "m.ckpt", checkpoint._write_file, []
-
-    def disk_full_on_second_save(f, data):
-        saves.append(f)
-        if len(saves) == 2:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        write(f, data)
-    monkeypatch.setattr(checkpoint, "_write_file", disk_full_on_second_save)
+    from colorlab import checkpoint_io
+    ckpt = tmp_path / "m.ckpt"
+    monkeypatch.setattr(checkpoint_io, "atomic_write", break_checkpoint_writes(2, FullDisk))
     code = main(["train", "--model", "mse", "--data", "samples", "--size", "32", "--batch-size",
                  "4", "--steps", "3", "--checkpoint-every", "1", "--out", str(ckpt), "--device",
                  "cpu", "--no-progress"])

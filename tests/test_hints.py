@@ -6,7 +6,7 @@ import torch
 import colorlab.models as cm
 from colorlab.color import rgb_to_lab
 from colorlab.data import LabDataset
-from colorlab.models.hints import (
+from colorlab.hints import (
     hint_map,
     parse_colour,
     parse_hint,

@@ -247,11 +247,14 @@ def test_chroma_spikes_use_the_999th_percentile_against_numpy():
 
 
 def test_lower_layers_never_import_higher_ones():
-    """colour < pipeline < data < quantize < models, metrics < train < commands: each import
-    alone. evaluate runs models through their colorize method, so metrics never imports them."""
+    """checkpoint files, device, colour < pipeline < data < quantize < models, metrics < train <
+    commands: each import alone. evaluate runs models through their colorize method, so metrics
+    never imports them."""
     import subprocess
     import sys
-    above = {"colorlab.color": ["colorlab.pipeline", "colorlab.metrics", "colorlab.models",
+    above = {"colorlab.checkpoint_io": ["colorlab.data", "colorlab.models", "colorlab.train"],
+             "colorlab.device": ["colorlab.models", "colorlab.train"],
+             "colorlab.color": ["colorlab.pipeline", "colorlab.metrics", "colorlab.models",
                                 "colorlab.data"],
              "colorlab.pipeline": ["colorlab.data", "colorlab.quantize", "colorlab.models",
                                    "colorlab.metrics"],

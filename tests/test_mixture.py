@@ -86,7 +86,7 @@ def test_train_records_the_validation_curve_and_resumes_it_exactly(tmp_path):
 
     def run(steps, resume=None):
         seed_everything(0)
-        model = cm.build("mse", width=4)
+        model = cm.build("mse", width=0.125)
         history = train(model, data, steps, batch_size=4, progress=False, log_every=2,
                         out=tmp_path / "m.ckpt", checkpoint_every=2, validation=val,
                         validate_every=2, resume=resume)
@@ -102,7 +102,7 @@ def test_train_records_the_validation_curve_and_resumes_it_exactly(tmp_path):
     stored = load_training_checkpoint(tmp_path / "m.ckpt")["history"]
     assert stored[-1]["val_psnr"] == full[-1]["val_psnr"]
     with pytest.raises(ValueError, match="validate_every needs validation"):
-        train(cm.build("mse", width=4), data, 2, validate_every=1, progress=False)
+        train(cm.build("mse", width=0.125), data, 2, validate_every=1, progress=False)
 
 
 def test_cli_trains_on_a_weighted_mixture_with_a_validation_curve(tmp_path, capsys):
@@ -116,4 +116,4 @@ def test_cli_trains_on_a_weighted_mixture_with_a_validation_curve(tmp_path, caps
     assert "validation on" in capsys.readouterr().out
     assert main(["train", "--model", "mse", "--data", "samples", "--weights", "1", "--steps", "1",
                  "--out", str(out)]) == 1
-    assert "--weights needs several" in capsys.readouterr().err
+    assert "weights need two or more sources, got 1 (samples)" in capsys.readouterr().err

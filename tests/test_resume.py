@@ -1,6 +1,5 @@
 """Checkpoints and interruption: exact resume (also after SIGKILL), torn writes, disk full, hostile
 files."""
-import errno
 import os
 import signal
 import subprocess
@@ -11,13 +10,21 @@ from pathlib import Path
 import _train_doubles
 import pytest
 import torch
-from _train_doubles import TinyClassModel, TinyDataset, TinyGAN, TinyModel, one_thread
+from _train_doubles import (
+    FullDisk,
+    TinyDataset,
+    TinyGAN,
+    TinyModel,
+    TinyRebalancedModel,
+    break_checkpoint_writes,
+    one_thread,
+)
 
 import colorlab.data as cd
 import colorlab.models as cm
+from colorlab import checkpoint_io
 from colorlab.train import (
     CheckpointWriteError,
-    checkpoint,
     load_training_checkpoint,
     save_checkpoint,
     seed_everything,
@@ -25,8 +32,7 @@ from colorlab.train import (
 )
 
 WORKER = Path(_train_doubles.__file__)
-MODELS = {"regression": TinyModel, "class-rebal": lambda: TinyClassModel(rebalance=True),
-          "gan": TinyGAN}
+MODELS = {"regression": TinyModel, "class-rebal": TinyRebalancedModel, "gan": TinyGAN}
 
 
 @pytest.fixture(autouse=True)
@@ -123,15 +129,7 @@ def test_sigkill_mid_checkpoint_write_keeps_the_previous_checkpoint(tmp_path):
 
 def test_disk_full_while_saving_is_clear_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
     ckpt = tmp_path / "run.ckpt"
-    real, calls = checkpoint._write_file, []
-
-    def full_disk(f, data):
-        calls.append(f)
-        if len(calls) == 2:
-            f.write(bytes(data)[:100])
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real(f, data)
-    monkeypatch.setattr(checkpoint, "_write_file", full_disk)
+    monkeypatch.setattr(checkpoint_io, "atomic_write", break_checkpoint_writes(2, FullDisk))
     with pytest.raises(CheckpointWriteError, match=r"run\.ckpt: disk full \(ENOSPC\).*intact"):
         run(TinyModel, 6, out=ckpt, checkpoint_every=2)
     assert load_training_checkpoint(ckpt)["step"] == 2
@@ -209,15 +207,19 @@ class Interrupting:
         return self.data.batch(indices, generator)
 
 
-@pytest.mark.parametrize("name", ["mse", "class-rebal", "gan"])
-def test_real_models_resume_bitwise(tmp_path, name):
+TINY = {"mse": {"width": 0.125}, "class-rebal": {"width": 0.125},
+        "gan": {"width": 0.125, "d_width": 0.125}}
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_real_models_resume_bitwise_on_a_real_dataset(tmp_path, name):
     seed_everything(0)
     data = cd.LabDataset.from_rgb(torch.rand(8, 3, 32, 32), augment=True)
     kw = {"pretrain_steps": 2} if name == "gan" else {}
 
     def fresh(seed):
         seed_everything(seed)
-        model = cm.build(name)
+        model = cm.build(name, **TINY[name])
         if hasattr(model, "set_prior"):
             model.set_prior(model.quantizer.prior(data))
         return model
@@ -230,5 +232,6 @@ def test_real_models_resume_bitwise(tmp_path, name):
     resumed = fresh(1)
     train(resumed, data, 5, batch_size=4, progress=False, resume=ckpt, **kw)
     assert same_weights(straight, resumed)
-    # a training checkpoint is a model one
+    # the training size became the working size, and a training checkpoint is a model one
+    assert straight.config["image_size"] == 32
     assert cm.load_checkpoint(ckpt).config == straight.config

@@ -4,10 +4,18 @@ import math
 
 import pytest
 import torch
-from _train_doubles import TinyClassModel, TinyDataset, TinyGAN, TinyModel, one_thread
+from _train_doubles import (
+    TinyClassModel,
+    TinyDataset,
+    TinyGAN,
+    TinyModel,
+    TinyRebalancedModel,
+    one_thread,
+)
 
 import colorlab.data as cd
 import colorlab.models as cm
+from colorlab import viz
 from colorlab.train import History, NonFiniteLossError, pick_device, seed_everything, train
 from colorlab.train.losses import chroma_excess
 from colorlab.train.runtime import BatchOrder, Precision
@@ -19,7 +27,7 @@ def quantize_module(monkeypatch):
 
 
 MODELS = {"regression": TinyModel, "classification": TinyClassModel,
-          "class-rebal": lambda: TinyClassModel(rebalance=True), "gan": TinyGAN}
+          "class-rebal": TinyRebalancedModel, "gan": TinyGAN}
 
 
 def fit(make, steps=6, seed=0, data=None, **kw):
@@ -34,6 +42,7 @@ def fit(make, steps=6, seed=0, data=None, **kw):
 def test_every_kind_trains_with_finite_losses(name):
     model, history = fit(MODELS[name], steps=4)
     assert [row["step"] for row in history] == [2, 4]
+    assert model.config["image_size"] == TinyDataset().size   # the training size, adopted
     assert all(math.isfinite(v) for row in history for k, v in row.items() if k != "step")
     assert not model.training  # left in eval mode, ready to colorize
 
@@ -97,12 +106,13 @@ def test_chroma_penalty_is_logged_and_checked():
 
 
 def test_class_rebalancing_weights_change_the_loss_and_prior_option_sets_them():
-    _, plain = fit(lambda: TinyClassModel(rebalance=True), steps=2, rebalance=False)
-    _, rebal = fit(lambda: TinyClassModel(rebalance=True), steps=2)
+    _, plain = fit(TinyRebalancedModel, steps=2, rebalance=False)
+    _, rebal = fit(TinyRebalancedModel, steps=2)
     assert plain.last("loss") != pytest.approx(rebal.last("loss"))
     Q = TinyClassModel().quantizer.Q
-    model, _ = fit(TinyClassModel, steps=2, prior=torch.full((Q,), 1 / Q))
+    model, _ = fit(TinyRebalancedModel, steps=2, prior=torch.full((Q,), 1 / Q))
     assert model.class_weights.shape == (Q,)
+    assert not torch.allclose(model.class_weights, torch.linspace(0.5, 1.5, Q))  # set from it
 
 
 class Poisoned(TinyModel):
@@ -184,8 +194,8 @@ def test_history_columns_and_plot():
     history = History([{"step": 1, "loss": 2.0}, {"step": 2, "loss": 1.0, "d_loss": 0.5}])
     assert history.to_dict() == {"step": [1, 2], "loss": [2.0, 1.0], "d_loss": [None, 0.5]}
     assert history.last("d_loss") == 0.5 and history.last("nothing") is None
-    fig = history.plot()
-    assert [ax.get_title() for ax in fig.axes] == ["loss", "d_loss"]
+    fig = viz.training_curves(history, keys=("loss", "d_loss", "val_psnr"))
+    assert [ax.get_title() for ax in fig.axes] == ["loss", "d_loss"]   # never-logged keys left out
 
 
 @pytest.mark.parametrize("name", ["mse", "class", "class-rebal", "gan"])

@@ -3,7 +3,9 @@
 Location: ``$COLORLAB_CACHE`` if set, else ``~/.cache/colorlab`` (outside the repository; the
 repository's own ``datasets/cache/`` is git-ignored too). Files are ``datasets/<name>-<key>.pt``
 where ``key`` hashes every setting that changes the result (source fingerprint, split, size, limit,
-format version), so a changed setting or a changed folder never reads a stale file.
+format version), so a changed setting or a changed folder never reads a stale file. They are
+written and read like every colorlab checkpoint (:mod:`colorlab.checkpoint_io`: atomic,
+``weights_only=True``).
 """
 from __future__ import annotations
 
@@ -14,9 +16,7 @@ import re
 import warnings
 from pathlib import Path
 
-import torch
-
-from ..io import atomic_write
+from ..checkpoint_io import CheckpointError, read_checkpoint, write_checkpoint
 
 __all__ = ["cache_dir", "cache_path", "save_cache", "load_cache"]
 
@@ -52,23 +52,22 @@ def cache_path(settings: dict, root=None) -> Path:
 
 
 def save_cache(path: Path, payload: dict) -> None:
-    """``torch.save`` to a temporary file in the same folder, then ``os.replace`` (atomic).
+    """Write ``payload`` to the cache file ``path`` atomically (a failed write leaves no torn file).
 
     Examples
     --------
-    >>> import tempfile, pathlib
+    >>> import tempfile, pathlib, torch
     >>> f = pathlib.Path(tempfile.mkdtemp()) / "d.pt"
     >>> save_cache(f, {"lab": torch.zeros(1, 3, 2, 2)})
     >>> load_cache(f)["lab"].shape
     torch.Size([1, 3, 2, 2])
     """
-    with atomic_write(path) as f:
-        torch.save(payload, f)
+    write_checkpoint(path, payload, what="cache file")
 
 
 def load_cache(path: Path):
-    """The cached payload (``weights_only=True``), or None if absent; a corrupt file is warned
-    about.
+    """The cached payload (``weights_only=True``), or None if absent; an unreadable file is warned
+    about (and then rebuilt by the caller).
 
     Examples
     --------
@@ -78,7 +77,8 @@ def load_cache(path: Path):
     if not path.is_file():
         return None
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # truncated or foreign file: rebuild rather than fail
-        warnings.warn(f"{path}: ignoring unreadable cache file ({e}); rebuilding it", stacklevel=3)
+        return read_checkpoint(path)
+    except CheckpointError as e:  # truncated or foreign file: rebuild rather than fail
+        warnings.warn(f"{path}: ignoring unreadable cache file ({e.reason}); rebuilding it",
+                      stacklevel=3)
         return None

@@ -105,7 +105,7 @@ def load_mixture(specs, weights=None, split: str = "train", **kw) -> LabDataset:
         Dataset specs (``"folder:PATH"``, ``"imagenette"``, ...), or one string of them separated
         by commas.
     weights : sequence of float or str, optional
-        Each source's share of the batches (default equal).
+        Each source's share of the batches (default equal); only for two or more sources.
     split : str
         The split to read. A held-out split ("val" or "test") falls back to the other one for a
         source that has only that (the Intel scenes call theirs test/).
@@ -121,6 +121,9 @@ def load_mixture(specs, weights=None, split: str = "train", **kw) -> LabDataset:
     from .sources import load_dataset
     if isinstance(specs, str):
         specs, weights = parse_mixture(specs, weights)
+    if weights is not None and len(specs) < 2:
+        raise ValueError(f"mix: weights need two or more sources, got {len(specs)} "
+                         f"({', '.join(specs) or 'none'})")
     parts = {}
     short = [spec[len("folder:"):].rstrip("/").rsplit("/", 1)[-1] if spec.startswith("folder:")
              else spec for spec in specs]

@@ -24,6 +24,8 @@ mobilenet_v3_small backbone.
 Design variants are switches of one class (``upsample=``, ``batchnorm=``, ``dropout=``,
 ``ab_blur=``); see :mod:`colorlab.models.layers`. Published ECCV16 weights load with
 :func:`load_eccv16`; colorlab checkpoints with :func:`load_checkpoint` (``weights_only=True``).
+Names map to classes in :mod:`colorlab.models.registry` (:func:`build`); which weights a
+checkpoint stores, and loading them strictly, is :mod:`colorlab.models.state`.
 
 Examples
 --------
@@ -48,7 +50,9 @@ from colorlab.models.checkpoint import (
     resolve_checkpoint,
 )
 from colorlab.models.eccv16 import ClassColorizer, RebalancedClassColorizer, load_eccv16
+from colorlab.models.fusion import FusionColorizer
 from colorlab.models.gan import GANColorizer, PatchDiscriminator, UNetGenerator
+from colorlab.models.registry import build
 from colorlab.pipeline import colorize_image, predict_at_size  # the photo pipeline, re-exported
 
 __all__ = ["build", "MODELS", "ColorizationModel", "colorize_image", "predict_at_size",
@@ -58,69 +62,3 @@ __all__ = ["build", "MODELS", "ColorizationModel", "colorize_image", "predict_at
            "checkpoint_payload", "model_from_payload", "CheckpointError"]
 
 MODELS = MODEL_NAMES
-
-
-def __getattr__(name):
-    if name == "FusionColorizer":  # imports torchvision: only on demand
-        from colorlab.models.fusion import FusionColorizer
-        return FusionColorizer
-    raise AttributeError(f"module 'colorlab.models' has no attribute {name!r}")
-
-
-def build(name: str, **kw) -> ColorizationModel:
-    """Build a model by name.
-
-    Parameters
-    ----------
-    name : {"mse", "class", "class-rebal", "gan", "fusion"}
-        Which design.
-    **kw
-        That model's options (see its class): e.g. ``width``, ``upsample``, ``batchnorm``,
-        ``dropout``, ``ab_blur``; ``quantizer`` (or ``Q``) and ``T`` for the classification models;
-        ``variant="dcgan"``, ``depth`` for the GAN; ``backbone``, ``pretrained`` for fusion.
-        ``encoder="efficientnet_lite0"`` builds the photo model of that kind over the
-        ImageNet-pretrained encoder instead (:mod:`colorlab.models.photo`): what
-        :func:`pretrained` ships.
-
-    Returns
-    -------
-    ColorizationModel
-        ``model.config`` holds these kwargs (JSON-able, with ``"name"``), so
-        ``build(**model.config)`` rebuilds the same architecture.
-
-    Raises
-    ------
-    ValueError
-        For an unknown name. TypeError for an unknown keyword.
-
-    Examples
-    --------
-    >>> build("gan", variant="dcgan").kind
-    'gan'
-    >>> build("class", Q=313, width=1.0).model_out.weight.shape
-    torch.Size([2, 313, 1, 1])
-    >>> build("class-rebal", encoder="efficientnet_lite0").multiple
-    32
-    """
-    if kw.get("encoder") is not None:  # over the ImageNet-pretrained encoder: the photo models
-        from colorlab.models import photo
-        if name in ("mse", "fusion"):
-            return photo.PhotoRegressor(name, **kw)
-        if name == "hints":
-            from colorlab.models.photo_hints import PhotoHintColorizer
-            return PhotoHintColorizer(**kw)
-        photo_builders = {"class": photo.PhotoClassifier,
-                          "class-rebal": photo.PhotoRebalancedClassifier,
-                          "gan": photo.PhotoGAN}
-        if name not in photo_builders:
-            raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
-        return photo_builders[name](**kw)
-    kw.pop("encoder", None)
-    if name == "fusion":
-        from colorlab.models.fusion import FusionColorizer
-        return FusionColorizer(**kw)
-    builders = {"mse": MSEColorizer, "class": ClassColorizer,
-                "class-rebal": RebalancedClassColorizer, "gan": GANColorizer}
-    if name not in builders:
-        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
-    return builders[name](**kw)

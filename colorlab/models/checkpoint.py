@@ -1,18 +1,20 @@
 """Saving and loading colorlab models: one checkpoint format, safe loading, clear errors.
 
-A checkpoint is a plain dict written with :func:`torch.save` and read with
-``torch.load(..., weights_only=True)`` (no code can run while loading)::
+A checkpoint is a plain dict written by :func:`colorlab.checkpoint_io.write_checkpoint` (atomic)
+and read by :func:`colorlab.checkpoint_io.read_checkpoint` (``torch.load(..., weights_only=True)``:
+no code can run while loading)::
 
     {"format": "colorlab-checkpoint", "version": 1,
      "model_config": {...},          # build(**model_config) rebuilds the architecture
      "model_class": "ClassColorizer",
-     "model_state": state_dict,
+     "model_state": state_dict,      # without the weights a wheel ships (models.state)
      ...}                            # the training engine adds optimiser, RNG states, step, ...
 
 :func:`checkpoint_payload` makes that dict from a model and :func:`model_from_payload` turns it
 back into a model; :mod:`colorlab.train` writes the same format through them. Names of shipped
 checkpoints (``"mse"``, ``"class"``, ``"class-rebal"``, ``"gan"``, ``"fusion"``) are accepted
-wherever a path is (:func:`resolve_checkpoint`).
+wherever a path is (:func:`resolve_checkpoint`). Every error is a
+:class:`~colorlab.checkpoint_io.CheckpointError` (a ``ValueError``) that names the file.
 
 Examples
 --------
@@ -25,144 +27,32 @@ True
 """
 from __future__ import annotations
 
-import pickle
-import re
 from pathlib import Path
 
 import torch
 
-from colorlab._shared import CHECKPOINT_FORMAT, MODEL_NAMES
+from colorlab._shared import MODEL_NAMES
+from colorlab.checkpoint_io import (
+    FORMAT,
+    VERSION,
+    CheckpointError,
+    read_checkpoint,
+    write_checkpoint,
+)
+from colorlab.models.registry import build
+from colorlab.models.state import describe_state, load_state, stored_state
 
-__all__ = ["FORMAT", "VERSION", "PRETRAINED_DIR", "PRETRAINED_NAMES", "CheckpointError",
-           "checkpoint_payload", "model_from_payload", "load_checkpoint", "resolve_checkpoint",
-           "pretrained", "read_file", "load_state", "describe_state", "export_checkpoint"]
+__all__ = ["PRETRAINED_DIR", "PRETRAINED_NAMES", "CheckpointError", "checkpoint_payload",
+           "model_from_payload", "load_checkpoint", "resolve_checkpoint", "pretrained",
+           "export_checkpoint"]
 
-FORMAT, VERSION = CHECKPOINT_FORMAT, 1
 PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
 PRETRAINED_NAMES = MODEL_NAMES  # every model has a shipped reference checkpoint
 
 
-class CheckpointError(ValueError):
-    """A file that cannot be loaded as the expected checkpoint; ``str(e) == f"{path}: {reason}"``.
-
-    Attributes
-    ----------
-    path : pathlib.Path
-        The offending file.
-    reason : str
-        What is wrong with it, in words.
-    """
-
-    def __init__(self, path, reason: str):
-        self.path, self.reason = Path(path), reason
-        super().__init__(f"{path}: {reason}")
-
-
-def read_file(path, map_location="cpu"):
-    """``torch.load(path, weights_only=True)`` with errors that name the file and say what is wrong.
-
-    Raises
-    ------
-    FileNotFoundError
-        ``path`` does not exist.
-    CheckpointError
-        A directory, an empty, truncated or random file, or a pickle that would run code
-        (refused by ``weights_only=True``: nothing in it is executed).
-    """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such checkpoint file")
-    if path.is_dir():
-        raise CheckpointError(path, "is a directory, not a checkpoint file")
-    if path.stat().st_size == 0:
-        raise CheckpointError(path, "is empty (0 bytes), not a checkpoint")
-    try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # torch raises UnpicklingError, OSError, RuntimeError, KeyError, ...
-        msg = str(e)
-        found = re.search(r"GLOBAL ([\w.]+)|([\w.]+) was not an allowed global", msg)
-        if isinstance(e, pickle.UnpicklingError) and found:
-            what = found.group(1) or found.group(2)
-            raise CheckpointError(path, f"refused: it would call or build {what}, which "
-                                        "weights_only=True does not allow (loading it could run "
-                                        "code); nothing was executed") from None
-        with open(path, "rb") as f:
-            is_zip = f.read(4) == b"PK\x03\x04"
-        detail = next((line for line in msg.splitlines() if line.startswith("Unsupported")),
-                      msg[:100])
-        if is_zip:
-            reason = f"truncated or corrupt checkpoint ({type(e).__name__}: {detail.strip()})"
-        elif isinstance(e, pickle.UnpicklingError):
-            reason = ("not a PyTorch checkpoint: weights_only=True refused to read it "
-                      f"({detail.strip()}); nothing was executed")
-        else:
-            reason = f"not a PyTorch checkpoint (random or foreign data: {type(e).__name__})"
-        raise CheckpointError(path, reason) from None
-
-
-def describe_state(state: dict) -> str:
-    """Guess which model a state_dict belongs to, from its key names (for error messages).
-
-    Examples
-    --------
-    >>> describe_state({"generator.down.0.0.weight": None})
-    'a GAN (generator/discriminator)'
-    """
-    keys = list(state)
-    if any(k.startswith(("net.", "generator.net.")) for k in keys):
-        return "a photo model (U-Net over a pretrained encoder)"
-    if any(k.startswith("generator.") for k in keys):
-        return "a GAN (generator/discriminator)"
-    if any(k.startswith("backbone.") for k in keys):
-        return "a fusion model (has a backbone)"
-    if "model_out.weight" in state:
-        w = state["model_out.weight"]
-        q = w.shape[1] if hasattr(w, "shape") and w.ndim == 4 else "?"
-        return f"a classification model (ECCV16 layout, Q={q})"
-    if any(k.startswith("encoder.") for k in keys) and any(k.startswith("decoder.") for k in keys):
-        return "an MSE baseline (encoder/decoder)"
-    return f"an unknown model (keys like {keys[:3]})"
-
-
-def load_state(model, state: dict, source, optional: tuple = ()) -> None:
-    """Load ``state`` into ``model`` strictly, or raise a :class:`CheckpointError` that explains.
-
-    Parameters
-    ----------
-    model : torch.nn.Module
-        The model (built from the checkpoint's config, or the one the caller expects).
-    state : dict
-        A state_dict; float tensors are cast to the model's dtypes (fp16 checkpoints are fine).
-    source : str or Path
-        The file, named in errors.
-    optional : tuple of str
-        Key suffixes that may be missing (e.g. ``"num_batches_tracked"`` in older releases).
-    """
-    name = getattr(model, "config", {}).get("name", type(model).__name__)
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise CheckpointError(source, f"does not hold a state_dict for the {name!r} model")
-    own = model.state_dict()
-    # rebuilt from the wheel, never stored
-    external = tuple(getattr(model, "external_prefixes", ()))
-    missing = [k for k in own if k not in state and not (optional and k.endswith(tuple(optional)))
-               and not (external and k.startswith(external))]
-    unexpected = [k for k in state if k not in own]
-    shapes = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
-              for k in own if k in state and state[k].shape != own[k].shape]
-    if missing or unexpected or shapes:
-        details = "; ".join(filter(None, [
-            f"missing {len(missing)} keys (e.g. {missing[:3]})" if missing else "",
-            f"unexpected {len(unexpected)} keys (e.g. {unexpected[:3]})" if unexpected else "",
-            f"{len(shapes)} shape mismatches (e.g. {shapes[:2]})" if shapes else ""]))
-        raise CheckpointError(source, f"holds weights of {describe_state(state)}, but the "
-                                      f"expected model is {name!r} ({type(model).__name__}, "
-                                      f"config {model.config}): {details}")
-    model.load_state_dict(state, strict=False)
-
-
 def checkpoint_payload(model, half: bool = False) -> dict:
-    """The checkpoint dict for ``model`` (save it with ``torch.save``; the trainer adds its own
-    keys).
+    """The checkpoint dict for ``model`` (write it with
+    :func:`~colorlab.checkpoint_io.write_checkpoint`; the trainer adds its own keys).
 
     Parameters
     ----------
@@ -174,12 +64,10 @@ def checkpoint_payload(model, half: bool = False) -> dict:
     Returns
     -------
     dict
-        ``{"format", "version", "model_config", "model_class", "model_state"}``.
+        ``{"format", "version", "model_config", "model_class", "model_state"}``, the state
+        without the weights a wheel ships (:func:`~colorlab.models.state.stored_state`).
     """
-    # weights a wheel ships (frozen encoder)
-    external = tuple(getattr(model, "external_prefixes", ()))
-    state = {k: (v.detach().half() if half and v.is_floating_point() else v.detach()).cpu().clone()
-             for k, v in model.state_dict().items() if not (external and k.startswith(external))}
+    state = stored_state(model, half=half)
     return {"format": FORMAT, "version": VERSION,
             "model_config": dict(getattr(model, "config", {})),
             "model_class": type(model).__name__, "model_state": state}
@@ -202,7 +90,6 @@ def model_from_payload(payload: dict, source="<payload>", expect: str | None = N
     ColorizationModel
         In eval mode, on the CPU (or wherever the loaded tensors are).
     """
-    from colorlab.models import build
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         hint = ""
         if isinstance(payload, dict) and all(isinstance(v, torch.Tensor) for v in payload.values()):
@@ -290,7 +177,7 @@ def load_checkpoint(path_or_name, map_location="cpu", expect: str | None = None)
         checkpoint, or weights that do not fit the model (saying which model they look like).
     """
     path = resolve_checkpoint(path_or_name)
-    return model_from_payload(read_file(path, map_location), source=path, expect=expect)
+    return model_from_payload(read_checkpoint(path, map_location), source=path, expect=expect)
 
 
 def pretrained(name: str, map_location="cpu"):
@@ -315,7 +202,7 @@ def pretrained(name: str, map_location="cpu"):
     if not path.exists():
         raise FileNotFoundError(f"{path}: no shipped checkpoint named {name!r} "
                                 f"(expected one of {', '.join(PRETRAINED_NAMES)})")
-    return model_from_payload(read_file(path, map_location), source=path, expect=name)
+    return model_from_payload(read_checkpoint(path, map_location), source=path, expect=name)
 
 
 def export_checkpoint(source, out, **config) -> Path:
@@ -340,12 +227,9 @@ def export_checkpoint(source, out, **config) -> Path:
     >>> export_checkpoint("runs/class-rebal.ckpt", "colorlab/pretrained/class-rebal.pt",
     ...                   T=0.3)  # doctest: +SKIP
     """
-    from colorlab.io import atomic_write
     model = load_checkpoint(source)
     for key, value in config.items():
         if key == "T":
             model.T = value
         model._config[key] = value
-    with atomic_write(out) as f:
-        torch.save(checkpoint_payload(model, half=True), f)
-    return Path(out)
+    return write_checkpoint(out, checkpoint_payload(model, half=True))

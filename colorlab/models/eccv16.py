@@ -29,6 +29,7 @@ torch.Size([2, 261, 8, 8])
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from pathlib import Path
 
@@ -36,9 +37,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from colorlab.checkpoint_io import CheckpointError, read_checkpoint
 from colorlab.color import AB_SCALE, normalize_l
 from colorlab.models.base import ColorizationModel
 from colorlab.models.layers import channels, conv_block, up_block
+from colorlab.models.state import load_state
 from colorlab.quantize import ABQuantizer
 
 __all__ = ["ClassColorizer", "RebalancedClassColorizer", "BinCenters", "load_eccv16",
@@ -239,7 +242,7 @@ class RebalancedClassColorizer(ClassColorizer):
     Parameters
     ----------
     lam : float
-        Mixing of the smoothed prior with the uniform distribution (0.5 in the paper).
+        Mixing of the smoothed prior with the uniform distribution, in [0, 1] (0.5 in the paper).
     sigma : float
         Gaussian smoothing of the prior over the ab plane (5 in the paper).
     **kw
@@ -262,6 +265,8 @@ class RebalancedClassColorizer(ClassColorizer):
     _extra_keys = ("lam", "sigma")
 
     def __init__(self, quantizer=None, lam: float = 0.5, sigma: float = 5.0, **kw):
+        if isinstance(lam, bool) or not isinstance(lam, numbers.Real) or not 0 <= lam <= 1:
+            raise ValueError(f"build({self.name!r}): lam must be in [0, 1], got {lam!r}")
         super().__init__(quantizer, lam=lam, sigma=sigma, **kw)
         self.register_buffer("class_weights", torch.ones(self._config["Q"]))
 
@@ -329,7 +334,6 @@ def load_eccv16(path_or_url=ECCV16_URL, map_location="cpu", sha256: str | None =
     >>> model.quantizer.Q                                             # doctest: +SKIP
     313
     """
-    from colorlab.models.checkpoint import CheckpointError, load_state, read_file
     src = str(path_or_url)
     if src.startswith(("http://", "https://")):
         from colorlab.data.cache import cache_dir
@@ -342,7 +346,7 @@ def load_eccv16(path_or_url=ECCV16_URL, map_location="cpu", sha256: str | None =
         path = Path(src)
     if sha256:
         _check_hash(path, sha256.lower())
-    state = read_file(path, map_location)
+    state = read_checkpoint(path, map_location)
     if not isinstance(state, dict) or "model_out.weight" not in state:
         raise CheckpointError(path, "not an ECCV16 state_dict (no 'model_out.weight'); for "
                                     "colorlab checkpoints use colorlab.models.load_checkpoint")

@@ -43,16 +43,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from colorlab.color import rgb_to_lab
+from colorlab.hints import HINT_CHANNELS, pool_hints
 from colorlab.models.backbone import EMBEDDING_DIM, FEATURE_CHANNELS, GrayEncoder
 from colorlab.models.base import ColorizationModel
 from colorlab.models.eccv16 import ClassColorizer, RebalancedClassColorizer
 from colorlab.models.gan import EncoderDiscriminator, PatchDiscriminator
-from colorlab.models.hints import HINT_CHANNELS, pool_hints
 from colorlab.models.layers import channels
 from colorlab.pipeline import gray_rgb, resize_rgb, working_hw
 
 __all__ = ["ENCODERS", "PhotoUNet", "PhotoRegressor", "PhotoClassifier",
-           "PhotoRebalancedClassifier", "PhotoGAN"]
+           "PhotoRebalancedClassifier", "PhotoGAN", "PhotoHintColorizer"]
 
 ENCODERS = ("efficientnet_lite0",)
 _DECODER = (192, 128, 96, 64, 32)   # channels at /32, /16, /8, /4, /2 (width 1.0)
@@ -93,7 +93,7 @@ class PhotoUNet(nn.Module):
         L resized so its short side is ``embed_size`` (the size the classifier was trained at, 224),
         instead of from the pass that gives the skips.
     hints : bool
-        The decoder also takes a user's hint map (:mod:`colorlab.models.hints`): at every level
+        The decoder also takes a user's hint map (:mod:`colorlab.hints`): at every level
         it is pooled to that level's size and added through a 1x1 convolution that starts at zero,
         so the network starts as the one without hints (e.g. a trained ``mse``).
     """
@@ -349,3 +349,57 @@ class PhotoGAN(_PhotoBase, ColorizationModel):
         """The generator: ``(B, 1, H, W)`` L -> ``(B, 2, H, W)`` normalised ab."""
         self.check_input(L)
         return self.generator(L)
+
+
+class PhotoHintColorizer(_PhotoBase, ColorizationModel):
+    """``build("hints", encoder="efficientnet_lite0")``: ab regression over the pretrained
+    encoder, guided by an optional hint map (Zhang et al., SIGGRAPH 2017).
+
+    The ImageNet encoder sees only the grey photo; the hint map (:mod:`colorlab.hints`) enters the
+    decoder, pooled to each level and added through 1x1 convolutions that start at zero, so the
+    model starts as the ``mse`` it is initialised from (``train --init mse``) and learns, from
+    hints simulated out of the true colours, to spread a clicked colour over the object under it.
+
+    Parameters
+    ----------
+    encoder, encoder_pretrained, fine_tune, width, gamut, ab_blur, image_size
+        As for :class:`~colorlab.models.photo.PhotoRegressor` ("mse"), whose weights this model's
+        share by name (so ``train --init`` copies a trained mse into it).
+
+    Notes
+    -----
+    ``forward(L, hints=None)``: ``(B, 1, H, W)`` L in [0, 100] and an optional ``(B, 3, H, W)``
+    hint map, H and W multiples of 32 -> ``(B, 2, H, W)`` normalised ab. Without hints it is the
+    network's own guess.
+
+    Examples
+    --------
+    >>> from colorlab.hints import hint_map
+    >>> model = PhotoHintColorizer(encoder_pretrained=False).eval()
+    >>> L = torch.full((1, 1, 64, 64), 50.0)
+    >>> hints = hint_map([(32, 32, 60.0, 40.0)], 64, 64)[None]
+    >>> torch.equal(model(L), model(L, hints))      # the hint convolutions start at zero
+    True
+    """
+
+    kind = "hints"
+    _unet_path = "net"
+
+    def __init__(self, encoder: str = "efficientnet_lite0", encoder_pretrained: bool = True,
+                 fine_tune: int = 0, width: float = 1.0, gamut: bool = True, ab_blur: float = 0.0,
+                 image_size: int | None = None):
+        _check_encoder(encoder)
+        super().__init__(dict(name="hints", encoder=encoder,
+                              encoder_pretrained=encoder_pretrained, fine_tune=fine_tune,
+                              width=width, gamut=gamut, ab_blur=ab_blur, image_size=image_size))
+        self.net = PhotoUNet(2, 2, width, pretrained=encoder_pretrained, fine_tune=fine_tune,
+                             hints=True)
+
+    def forward(self, L: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
+        """``(B, 1, H, W)`` L (+ ``(B, 3, H, W)`` hints) -> ``(B, 2, H, W)`` normalised ab."""
+        self.check_input(L)
+        if hints is not None and (hints.ndim != 4 or hints.shape[0] != L.shape[0]
+                                  or hints.shape[1] != 3 or hints.shape[-2:] != L.shape[-2:]):
+            raise ValueError(f"hints must have shape {(L.shape[0], 3, *L.shape[-2:])}, "
+                             f"got {tuple(hints.shape)}")
+        return _full_size(self.net(L, hints), L)

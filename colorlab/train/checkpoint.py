@@ -11,7 +11,7 @@ key                     value
 ``format``, ``version`` ``"colorlab-checkpoint"``, ``1`` (the model checkpoint format)
 ``model_class``         the model's class name, e.g. ``"MSEColorizer"``
 ``model_config``        ``model.config`` (the :func:`colorlab.models.build` kwargs, incl. ``name``)
-``model_state``         ``model.state_dict()``
+``model_state``         ``model.state_dict()`` (without the weights a wheel ships)
 ``optimizers``          ``{name: optimizer.state_dict()}`` (``"model"``, or ``"generator"`` and
                         ``"discriminator"`` for a GAN)
 ``schedulers``          ``{name: scheduler.state_dict()}`` (empty without a schedule)
@@ -21,6 +21,9 @@ key                     value
 ``config``              the training settings (seed, batch size, lr, kind options, world size ...)
 ``history``             the :class:`~colorlab.train.History` rows so far
 ======================  ==========================================================================
+
+The file is written by :func:`colorlab.checkpoint_io.write_checkpoint` (atomic, durable) and read
+by :func:`colorlab.checkpoint_io.read_checkpoint`, like every colorlab checkpoint.
 
 Examples
 --------
@@ -33,80 +36,44 @@ Examples
 """
 from __future__ import annotations
 
-import errno
-import glob
-import io
 import random
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from colorlab._shared import CHECKPOINT_FORMAT
-from colorlab.io import atomic_write
+from colorlab.checkpoint_io import (
+    FORMAT,
+    CheckpointError,
+    CheckpointWriteError,
+    read_checkpoint,
+    write_checkpoint,
+)
 
-__all__ = ["save_checkpoint", "load_training_checkpoint", "CheckpointWriteError", "rng_state",
-           "set_rng_state", "model_payload", "FORMAT"]
-
-FORMAT = CHECKPOINT_FORMAT  # one format for models and training runs
-class CheckpointWriteError(OSError):
-    """A checkpoint could not be written; the previous checkpoint at that path is left intact."""
-
-
-def _write_file(f, data) -> None:
-    """Write the serialised checkpoint ``data`` into the open temporary file ``f``."""
-    f.write(data)
+__all__ = ["save_checkpoint", "load_training_checkpoint", "CheckpointError",
+           "CheckpointWriteError", "rng_state", "set_rng_state"]
 
 
 def save_checkpoint(path, state: dict) -> Path:
-    """Write ``state`` to ``path`` atomically: temporary file, fsync, ``os.replace``.
+    """Write a training checkpoint: :func:`~colorlab.checkpoint_io.write_checkpoint` with
+    ``durable=True`` (atomic, the folder synced, stale temporary files of killed writers removed).
 
-    A crash or SIGKILL at any moment leaves either the old file or the new one, never a torn one.
-    Stale temporary files from killed writers are removed.
-
-    Parameters
-    ----------
-    path : str or Path
-        Destination; its folder is created if needed.
-    state : dict
-        Anything ``torch.save`` writes and ``torch.load(weights_only=True)`` reads back.
-
-    Returns
-    -------
-    Path
-        ``path``.
-
-    Raises
-    ------
-    CheckpointWriteError
-        The write failed (disk full, permission ...); the message names the file and the cause,
-        and the last good checkpoint at ``path`` is untouched.
+    A crash or SIGKILL at any moment leaves either the old file or the new one, never a torn one;
+    a failed write (disk full ...) raises :class:`CheckpointWriteError` and leaves the last good
+    checkpoint at ``path`` untouched. Returns ``path``.
 
     Examples
     --------
     >>> import tempfile, pathlib
-    >>> p = save_checkpoint(pathlib.Path(tempfile.mkdtemp()) / "a.ckpt", {"step": 1})
-    >>> p.exists()
+    >>> save_checkpoint(pathlib.Path(tempfile.mkdtemp()) / "a.ckpt", {"step": 1}).exists()
     True
     """
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        for stale in path.parent.glob(glob.escape(f".{path.name}") + ".tmp-*"):
-            stale.unlink(missing_ok=True)
-        buffer = io.BytesIO()
-        torch.save(state, buffer)
-        with atomic_write(path, sync_folder=True) as f:
-            _write_file(f, buffer.getbuffer())
-    except OSError as e:
-        why = "disk full (ENOSPC)" if e.errno == errno.ENOSPC else (e.strerror or str(e))
-        raise CheckpointWriteError(e.errno, f"could not write checkpoint {path}: {why}; "
-                                   "the previous checkpoint there (if any) is intact") from e
-    return path
+    return write_checkpoint(path, state, durable=True)
 
 
 def load_training_checkpoint(path, map_location="cpu") -> dict:
-    """Read a training checkpoint with ``torch.load(weights_only=True)``.
+    """Read a training checkpoint (``torch.load(weights_only=True)``) and check it can be
+    resumed.
 
     Parameters
     ----------
@@ -123,45 +90,25 @@ def load_training_checkpoint(path, map_location="cpu") -> dict:
     ------
     FileNotFoundError
         No file at ``path``.
-    ValueError
-        Truncated, corrupt, hostile (pickled code is refused, never run) or not a colorlab training
-        checkpoint; the message names the file.
+    CheckpointError
+        (a ValueError) naming the file: truncated, corrupt, hostile (pickled code is refused, never
+        run), not a colorlab checkpoint, or a model checkpoint without training state.
 
     Examples
     --------
     >>> load_training_checkpoint("missing.ckpt")
     Traceback (most recent call last):
     ...
-    FileNotFoundError: missing.ckpt: no such checkpoint
+    FileNotFoundError: missing.ckpt: no such checkpoint file
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such checkpoint")
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any unreadable file gets the same clear message
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ValueError(f"{path}: not a readable training checkpoint "
-                         f"(truncated, corrupt or unsafe): {first}") from e
+    state = read_checkpoint(path, map_location)
     if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise ValueError(f"{path}: not a colorlab checkpoint (no format={FORMAT!r} entry)")
+        raise CheckpointError(path, f"not a colorlab checkpoint (no format={FORMAT!r} entry)")
     if "step" not in state or "optimizers" not in state:
-        raise ValueError(f"{path}: a model checkpoint without training state (no step/optimiser); "
-                         "it can be loaded with colorlab.models.load_checkpoint but not resumed")
+        raise CheckpointError(path, "a model checkpoint without training state (no "
+                                    "step/optimiser); it can be loaded with "
+                                    "colorlab.models.load_checkpoint but not resumed")
     return state
-
-
-def model_payload(model) -> dict:
-    """The model part of a checkpoint: :func:`colorlab.models.checkpoint_payload` (format,
-    version, model_class, model_config, model_state).
-
-    Examples
-    --------
-    >>> sorted(model_payload(torch.nn.Linear(1, 1)))
-    ['format', 'model_class', 'model_config', 'model_state', 'version']
-    """
-    from colorlab.models import checkpoint_payload
-    return checkpoint_payload(model)
 
 
 def rng_state() -> dict:

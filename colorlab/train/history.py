@@ -7,6 +7,8 @@ Examples
 [0.5, 0.25]
 >>> h.last("loss")
 0.25
+
+Draw it with :func:`colorlab.viz.training_curves` (``training_curves(h)``).
 """
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ __all__ = ["History"]
 
 class History(list):
     """A list of dict rows: ``step``, ``loss``, ``lr``, ``images_per_s`` and, for a GAN,
-    ``d_loss``, ``g_adv`` and ``g_l1``. Losses are means over the steps since the previous row.
+    ``d_loss``, ``g_adv`` and ``g_l1``; ``val_loss`` and ``val_psnr`` at validation steps.
+    Losses are means over the steps since the previous row.
     """
 
     def to_dict(self) -> dict:
@@ -31,27 +34,3 @@ class History(list):
             if key in row:
                 return row[key]
         return None
-
-    def plot(self, keys=("loss", "d_loss")):
-        """Plot losses against steps with ``colorlab.viz.training_curves`` (own plot without it).
-
-        Parameters
-        ----------
-        keys : sequence of str
-            Columns to draw; those never logged are skipped.
-
-        Returns
-        -------
-        matplotlib.figure.Figure
-            One panel per key.
-
-        Examples
-        --------
-        >>> fig = History([{"step": 10, "loss": 0.5}, {"step": 20, "loss": 0.25}]).plot()
-        >>> [ax.get_title() for ax in fig.axes]
-        ['loss']
-        """
-        rows = [dict(r) for r in self]
-        keys = [k for k in keys if any(k in r for r in rows)]
-        from colorlab.viz import training_curves
-        return training_curves(rows, keys=keys)

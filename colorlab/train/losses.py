@@ -153,7 +153,7 @@ class RegressionTask(_Task):
 
 class HintTask(RegressionTask):
     """The hint model (``build("hints", ...)``): MSE on ab given hints simulated from the truth
-    (:func:`colorlab.models.hints.simulate_hints`, drawn from torch's global generator, which
+    (:func:`colorlab.hints.simulate_hints`, drawn from torch's global generator, which
     training checkpoints save, so resume is exact). Options ``p_none`` (share of photos with no
     hints, 0.5) and ``p_stop`` (the geometric number of points' stopping probability, 1/8)."""
 
@@ -161,7 +161,7 @@ class HintTask(RegressionTask):
     options = ("p_none", "p_stop")
 
     def configure(self, p_none=0.5, p_stop=1 / 8) -> None:
-        from colorlab.models.hints import simulate_hints
+        from colorlab.hints import simulate_hints
         self.simulate_hints = simulate_hints
         self.p_none, self.p_stop = float(p_none), float(p_stop)
         if not (0 <= self.p_none <= 1 and 0 < self.p_stop <= 1):
@@ -188,14 +188,11 @@ class ClassificationTask(_Task):
             self.model.set_prior(torch.as_tensor(prior))
 
     def pixel_weights(self, ab_small):
-        """``(B, H, W)`` weights of each pixel's nearest bin, or None without class weights."""
-        model = self.model
-        if not self.rebalance or getattr(model, "class_weights", None) is None:
+        """``(B, H, W)`` weights of each pixel's nearest bin (the model's ``pixel_weights``), or
+        None without class weights."""
+        if not self.rebalance or getattr(self.model, "class_weights", None) is None:
             return None
-        if hasattr(model, "pixel_weights"):
-            return model.pixel_weights(ab_small)
-        idx = model.quantizer.hard_encode(ab_small)
-        return model.class_weights.to(idx.device)[idx]
+        return self.model.pixel_weights(ab_small)
 
     def loss(self, logits, ab):
         """``logits (B,Q,h,w)`` vs ``ab (B,2,H,W)`` avg-pooled to ``(h, w)`` and soft-encoded."""

@@ -1,4 +1,5 @@
-"""Seeds, devices, mixed precision and the stateless data order used by the training engine.
+"""Seeds, mixed precision and the stateless data order used by the training engine (and
+:func:`~colorlab.device.pick_device`, re-exported).
 
 Examples
 --------
@@ -16,6 +17,8 @@ import random
 
 import numpy as np
 import torch
+
+from colorlab.device import pick_device
 
 __all__ = ["seed_everything", "pick_device", "derive_seed", "BatchOrder", "Precision"]
 
@@ -37,47 +40,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def pick_device(device="auto") -> torch.device:
-    """Choose the training device.
-
-    Parameters
-    ----------
-    device : {"auto", "cpu", "cuda", "mps"} or str or torch.device
-        "auto" takes CUDA, then Apple MPS, then the CPU; "cuda:1" style names are accepted.
-
-    Returns
-    -------
-    torch.device
-
-    Raises
-    ------
-    ValueError
-        An unknown name, or a device that is not available here (the message says what is).
-
-    Examples
-    --------
-    >>> pick_device("cpu")
-    device(type='cpu')
-    """
-    mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
-    if isinstance(device, torch.device):
-        device = str(device)
-    if device in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "mps" if mps else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as e:
-        raise ValueError(f"unknown device {device!r}; use auto, cpu, cuda or mps") from e
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} requested but CUDA is not available here; "
-                         "use --device auto or cpu")
-    if dev.type == "mps" and not mps:
-        raise ValueError(f"device {device!r} requested but Apple MPS is not available here")
-    if dev.type not in ("cpu", "cuda", "mps"):
-        raise ValueError(f"unsupported device {device!r}; use auto, cpu, cuda or mps")
-    return dev
 
 
 def derive_seed(*parts: int) -> int:
