@@ -112,3 +112,44 @@ def test_the_hint_model_starts_as_mse_and_learns_to_use_hints(tmp_path):
     assert b_red > b_blue + 40       # the hint's colour reaches the square around it
     with pytest.raises(ValueError, match="hints must have shape"):
         model(L, torch.zeros(2, 3, 32, 32))
+
+
+def test_colorize_image_with_a_users_hints_and_refusals():
+    torch.set_num_threads(1)
+    seed_everything(0)
+    model = cm.build("hints", encoder="efficientnet_lite0", encoder_pretrained=False, width=0.25)
+    for conv in model.net.hint_inputs:          # a model that has learnt to use the b channel
+        torch.nn.init.constant_(conv.weight, 0.5)
+    photo = np.full((90, 150, 3), 120, np.uint8)
+    plain = model.colorize_image(photo)
+    hinted = model.colorize_image(photo, hints=[(20, 30, "#2040ff")])
+    assert hinted.shape == plain.shape == (90, 150, 3)
+    assert not np.array_equal(hinted, plain)
+    assert np.array_equal(model.colorize_image(photo, hints=[]), plain)
+    with pytest.raises(ValueError, match="outside the photo"):
+        model.colorize_image(photo, hints=[(150, 3, "#ffffff")])
+    with pytest.raises(ValueError, match="takes no hints"):
+        cm.build("mse", width=0.25).colorize_image(photo, hints=[(1, 1, "#ffffff")])
+
+
+def test_the_hint_widget_places_undoes_and_saves_hints(tmp_path):
+    pytest.importorskip("ipyevents")
+    from colorlab.hint_widget import HintColorizer, load_hints
+    torch.set_num_threads(1)
+    model = cm.build("hints", encoder="efficientnet_lite0", encoder_pretrained=False, width=0.25)
+    photo = np.full((60, 80, 3), 100, np.uint8)
+    w = HintColorizer(model, photo, display_side=40)
+    first = w.image.value
+    w._on_click({"dataX": 10, "dataY": 15})           # the display is half the photo's size
+    assert w.hints == [(20, 30, "#3050c0")] and w.image.value != first
+    w.picker.value = "#ff0000"
+    w.add_hint(5, 5)
+    assert [h[2] for h in w.hints] == ["#3050c0", "#ff0000"] and "2." in w.listing.value
+    w.undo()
+    assert len(w.hints) == 1
+    image, hints = w.save(tmp_path / "out.png")
+    assert image.exists() and load_hints(hints) == [(20, 30, "#3050c0")]
+    w.clear()
+    assert w.hints == [] and "no hints" in w.listing.value
+    with pytest.raises(ValueError, match="outside the photo"):
+        w.add_hint(80, 0)
