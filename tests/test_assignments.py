@@ -74,6 +74,7 @@ def test_grading(lessons, tmp_path):
     assert [s.points for s in broken] == [0, 0] and "cannot read" in broken[0].error
 
 
+@pytest.mark.slow  # grades a lesson in a subprocess
 def test_command_line_json(lessons, tmp_path):
     cmd = [sys.executable, "-m", "colorlab.assignments", "grade", str(lessons / "03_toy.ipynb"),
            "--lesson", "3", "--lessons-dir", str(lessons), "--json"]

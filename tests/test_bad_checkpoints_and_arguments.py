@@ -74,6 +74,7 @@ def test_cli_refuses_every_bad_checkpoint_in_one_line(bad, command, capsys, tmp_
     assert not out.exists()
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_hostile_checkpoint_is_refused_by_a_fresh_interpreter(bad, tmp_path):
     hostile = next(p for p in bad.files if p.name == "runs code.pt")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}

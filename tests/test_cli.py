@@ -115,6 +115,7 @@ def test_colorize_never_writes_over_an_input(tmp_path, capsys, spec):
     assert digest(folder) == {**before, "b.png": digest(folder)["b.png"]}  # inputs untouched
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_colorize_and_evaluate_never_import_the_training_package(tmp_path, spec):
     photo = tmp_path / "p.png"
     Image.fromarray(np.full((12, 16, 3), 90, np.uint8)).save(photo)
@@ -184,6 +185,7 @@ def test_compare_draws_a_contact_sheet_of_whole_photos(tmp_path, spec):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]   # written atomically
 
 
+@pytest.mark.slow  # five contact sheets
 def test_compare_files_and_seeded_draws_from_a_folder(tmp_path, spec, monkeypatch, capsys):
     import colorlab.viz
     folder = tmp_path / "photos"

@@ -1,6 +1,5 @@
 """colorlab.color against scikit-image, on random values and real photos, plus gamut and gradient
 properties."""
-import doctest
 import warnings
 
 import numpy as np
@@ -156,10 +155,6 @@ def test_split_merge_and_gray_l():
     with pytest.raises(ValueError, match="sizes must match"):
         C.merge_lab(L, ab[..., :3])
     assert torch.allclose(C.rgb_to_gray_l(C.lab_to_rgb(lab)), L, atol=1e-2)
-
-
-def test_docstring_examples_run():
-    assert doctest.testmod(C, optionflags=doctest.NORMALIZE_WHITESPACE).failed == 0
 
 
 @settings(max_examples=200, deadline=None)

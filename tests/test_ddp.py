@@ -10,6 +10,8 @@ from _train_doubles import TinyDataset, plain_model
 
 from colorlab.train import load_training_checkpoint, seed_everything, train
 
+pytestmark = pytest.mark.slow  # torchrun starts two training processes
+
 
 @pytest.fixture(scope="module")
 def ddp_run(tmp_path_factory):

@@ -190,13 +190,6 @@ def test_closed_port_is_offline(tmp_path):
         download(f"http://127.0.0.1:{port}/f", tmp_path / "f", SHA, timeout=2)
 
 
-def test_docstring_examples_run():
-    import doctest
-
-    import colorlab.download
-    assert doctest.testmod(colorlab.download, optionflags=doctest.ELLIPSIS).failed == 0
-
-
 def test_weights_with_a_wrong_hash_are_refused_and_not_cached(server, tmp_path, monkeypatch):
     from colorlab.models import CheckpointError, load_eccv16
     _, url = server

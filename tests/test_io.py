@@ -276,13 +276,6 @@ def test_atomic_write_keeps_old_content_on_error(tmp_path):
     assert target.read_bytes() == b"old" and len(list(tmp_path.iterdir())) == 1
 
 
-def test_docstring_examples_run():
-    import doctest
-
-    import colorlab.io
-    assert doctest.testmod(colorlab.io).failed == 0
-
-
 def test_multiframe_files_give_the_first_frame(tmp_path):
     frames = [Image.fromarray(np.full((6, 7, 3), c, np.uint8)) for c in ((255, 0, 0), (0, 0, 255))]
     frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])

@@ -246,6 +246,7 @@ def test_chroma_spikes_use_the_999th_percentile_against_numpy():
     assert metrics.chroma_spikes(torch.zeros_like(true), true) == 0.0   # grey never spikes
 
 
+@pytest.mark.slow  # a fresh interpreter per layer
 def test_lower_layers_never_import_higher_ones():
     """checkpoint files, device, colour < pipeline < data < quantize < models, metrics < train <
     commands: each import alone. evaluate runs models through their colorize method, so metrics

