@@ -26,6 +26,8 @@ import torch
 import torch.nn.functional as F
 
 from colorlab.color import rgb_to_lab
+from colorlab.metrics import psnr
+from colorlab.models.layers import crop_to, pad_to_multiple
 from colorlab.pipeline import as_rgb_tensor, resize_whole
 
 __all__ = ["random_points", "uncertain_points", "true_colour_hints", "hint_curve",
@@ -59,19 +61,17 @@ def entropy_map(class_model, photo, size: int | None = None) -> torch.Tensor:
     H, W = rgb.shape[-2:]
     size = size or class_model.config.get("image_size") or 128
     L = rgb_to_lab(resize_whole(rgb, size))[:, :1].to(class_model.device)
-    multiple = int(getattr(class_model, "multiple", 1) or 1)
-    h, w = L.shape[-2:]
-    ph, pw = (-h) % multiple, (-w) % multiple
+    padded, hw = pad_to_multiple(L, int(getattr(class_model, "multiple", 1) or 1))
     was_training = class_model.training
     class_model.eval()
     try:
-        logits = class_model(F.pad(L, (0, pw, 0, ph), mode="replicate")).float()
+        logits = class_model(padded).float()
     finally:
         class_model.train(was_training)
     p = torch.softmax(logits, dim=1)
     ent = -(p * torch.log(p.clamp(min=1e-12))).sum(1, keepdim=True)
-    ent = F.interpolate(ent, size=(h + ph, w + pw), mode="bilinear", align_corners=False)
-    ent = ent[..., :h, :w]
+    ent = crop_to(F.interpolate(ent, size=padded.shape[-2:], mode="bilinear",
+                                align_corners=False), hw)
     return F.interpolate(ent, size=(H, W), mode="bilinear", align_corners=False)[0, 0].cpu()
 
 
@@ -103,11 +103,6 @@ def true_colour_hints(photo, points, radius: int = 1) -> list:
         patch = rgb[:, max(y - radius, 0):y + radius + 1, max(x - radius, 0):x + radius + 1]
         hints.append((int(x), int(y), tuple(float(v) for v in patch.mean((1, 2)))))
     return hints
-
-
-def _psnr(pred: np.ndarray, true: np.ndarray) -> float:
-    mse = np.mean((pred.astype(np.float64) - true.astype(np.float64)) ** 2) / 255.0 ** 2
-    return float(10 * np.log10(1.0 / max(mse, 1e-10)))
 
 
 def hint_curve(model, photos, counts=HINT_COUNTS, strategy: str = "random", class_model=None,
@@ -147,6 +142,8 @@ def hint_curve(model, photos, counts=HINT_COUNTS, strategy: str = "random", clas
         else:
             points = uncertain_points(class_model, photo, most)
         hints = true_colour_hints(photo, points)
+        truth = as_rgb_tensor(photo)
         for j, n in enumerate(counts):
-            scores[j, i] = _psnr(model.colorize_image(photo, hints=hints[:n]), photo)
+            pred = as_rgb_tensor(model.colorize_image(photo, hints=hints[:n]))
+            scores[j, i] = psnr(pred, truth)
     return {"counts": counts, "psnr": scores}

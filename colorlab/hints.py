@@ -151,7 +151,7 @@ def parse_colour(colour) -> np.ndarray:
             raise ValueError(f"hint colour {colour!r}: expected #RRGGBB")
         return np.array([int(m.group(1)[i:i + 2], 16) for i in (0, 2, 4)]) / 255.0
     try:
-        values = [v for v in colour]
+        values = list(colour)
     except TypeError:
         raise ValueError(f"hint colour {colour!r}: expected #RRGGBB or (r, g, b)") from None
     if len(values) != 3 or not all(isinstance(v, (int, float, np.integer, np.floating))

@@ -153,3 +153,23 @@ def test_the_hint_widget_places_undoes_and_saves_hints(tmp_path):
     assert w.hints == [] and "no hints" in w.listing.value
     with pytest.raises(ValueError, match="outside the photo"):
         w.add_hint(80, 0)
+
+
+def test_hint_curve_scores_every_photo_at_every_count_and_places_uncertain_clicks():
+    from colorlab.hint_study import hint_curve, uncertain_points
+    torch.set_num_threads(1)
+    seed_everything(0)
+    model = cm.build("hints", encoder="efficientnet_lite0", encoder_pretrained=False, width=0.25)
+    classes = cm.build("class", encoder="efficientnet_lite0", encoder_pretrained=False,
+                       width=0.25)
+    rng = np.random.default_rng(0)
+    photos = [rng.integers(0, 256, (40, 56, 3), dtype=np.uint8) for _ in range(2)]
+    curve = hint_curve(model, photos, counts=(0, 2), seed=0)
+    assert curve["counts"] == [0, 2] and curve["psnr"].shape == (2, 2)
+    assert torch.isfinite(curve["psnr"]).all()
+    points = uncertain_points(classes, photos[0], 3, min_distance=10)
+    assert len(points) == 3 and all(0 <= x < 56 and 0 <= y < 40 for x, y in points)
+    assert all((a[0] - b[0]) ** 2 + (a[1] - b[1]) ** 2 >= 100
+               for i, a in enumerate(points) for b in points[i + 1:])
+    with pytest.raises(ValueError, match="needs class_model"):
+        hint_curve(model, photos, strategy="uncertain")

@@ -96,6 +96,17 @@ def parse_mixture(spec: str, weights=None) -> tuple[list[str], list[float] | Non
     return specs, (None if weights is None else list(weights))
 
 
+def _load_split(load_dataset, spec: str, split: str, kw: dict) -> LabDataset:
+    """``split`` of ``spec``; a held-out split falls back to the other name (val <-> test)."""
+    other = {"val": "test", "test": "val"}.get(split)
+    try:
+        return load_dataset(spec, split=split, **kw)
+    except ValueError:
+        if other is None:
+            raise
+        return load_dataset(spec, split=other, **kw)
+
+
 def load_mixture(specs, weights=None, split: str = "train", **kw) -> LabDataset:
     """:func:`~colorlab.data.load_dataset` on each spec, then :func:`mix_datasets`.
 
@@ -129,12 +140,5 @@ def load_mixture(specs, weights=None, split: str = "train", **kw) -> LabDataset:
              else spec for spec in specs]
     keys = short if len(set(short)) == len(short) else list(specs)
     for key, spec in zip(keys, specs):
-        tries = [split] + [s for s in ("val", "test") if s != split and split in ("val", "test")]
-        for i, name in enumerate(tries):
-            try:
-                parts[key] = load_dataset(spec, split=name, **kw)
-                break
-            except ValueError:
-                if i == len(tries) - 1:
-                    raise
+        parts[key] = _load_split(load_dataset, spec, split, kw)
     return mix_datasets(parts, weights)

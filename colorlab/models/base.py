@@ -154,16 +154,25 @@ class ColorizationModel(nn.Module):
             if hints is not None:
                 raise ValueError("colorize: give hints at L's own size, without size=")
             return predict_at_size(self.colorize, L, size)
-        padded, size = pad_to_multiple(L, self.multiple)
+        padded, _ = pad_to_multiple(L, self.multiple)
         if hints is None:
             out = self(padded)
         else:
             ph, pw = padded.shape[-2] - L.shape[-2], padded.shape[-1] - L.shape[-1]
             out = self(padded, F.pad(hints.to(padded), (0, pw, 0, ph)))   # no hints in the pad
-        ab = self.output_to_ab(out, padded.shape[-2:])
+        return self.decode(out, L, padded.shape[-2:])
+
+    def decode(self, out: torch.Tensor, L: torch.Tensor, padded_hw=None) -> torch.Tensor:
+        """:meth:`forward`'s output for L (padded to ``padded_hw``, default L's own size) ->
+        ab ``(B, 2, H, W)`` at L's size, as :meth:`colorize` returns it: decoded, filtered
+        (``ab_blur``), cropped to L and fitted into the sRGB gamut (``gamut``).
+
+        For code that needs the raw output as well (a validation loss), so the network runs once.
+        """
+        ab = self.output_to_ab(out, tuple(padded_hw or L.shape[-2:]))
         if self.ab_blur is not None:
             ab = self.ab_blur(ab)
-        ab = crop_to(ab, size)
+        ab = crop_to(ab, tuple(L.shape[-2:]))
         # no colour that sRGB cannot show at that L: no rainbow pixels
         if self._config.get("gamut"):
             ab = fit_ab_to_gamut(L, ab)

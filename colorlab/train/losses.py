@@ -43,6 +43,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from colorlab.color import AB_SCALE, normalize_ab
+from colorlab.hints import simulate_hints
 
 __all__ = ["make_task", "RegressionTask", "ClassificationTask", "GanTask", "HintTask",
            "chroma_excess"]
@@ -161,15 +162,13 @@ class HintTask(RegressionTask):
     options = ("p_none", "p_stop")
 
     def configure(self, p_none=0.5, p_stop=1 / 8) -> None:
-        from colorlab.hints import simulate_hints
-        self.simulate_hints = simulate_hints
         self.p_none, self.p_stop = float(p_none), float(p_stop)
         if not (0 <= self.p_none <= 1 and 0 < self.p_stop <= 1):
             raise ValueError(f"train(): p_none must be in [0, 1] and p_stop in (0, 1], got "
                              f"{p_none!r}, {p_stop!r}")
 
     def inputs(self, L, ab) -> tuple:
-        return L, self.simulate_hints(ab, p_none=self.p_none, p_stop=self.p_stop)
+        return L, simulate_hints(ab, p_none=self.p_none, p_stop=self.p_stop)
 
 
 class ClassificationTask(_Task):

@@ -60,9 +60,9 @@ def validation_scores(model, task, data, batch_size: int = 64) -> dict:
         for i in range(0, len(data), batch_size):
             lab = data.lab[i:i + batch_size, :, top:top + side, top:top + side].to(dev).float()
             L, ab = lab[:, :1], lab[:, 1:]
-            out = model(L).float()
-            loss_sum += float(task.validation_loss(out, ab)) * len(L)
-            pred = model.colorize(L)
+            out = model(L)
+            loss_sum += float(task.validation_loss(out.float(), ab)) * len(L)
+            pred = model.decode(out, L)                      # as colorize, one forward pass
             psnr_sum += psnr(lab_to_rgb(merge_lab(L, pred)), lab_to_rgb(lab)) * len(L)
             n += len(L)
     finally:
